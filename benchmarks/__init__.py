@@ -1,0 +1,2 @@
+"""Speed and memory benchmarks: `python -m benchmarks.<name>`; each prints a table with ratios
+against a baseline measured in the same run."""

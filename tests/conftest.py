@@ -1,0 +1,40 @@
+"""Test-wide settings: 8 CPU host devices (sharded code runs without accelerators), rank
+promotion raises, warnings are errors (setup.cfg), and an `x64` fixture for float64 tests."""
+
+import os
+
+_FLAG = "--xla_force_host_platform_device_count=8"
+if _FLAG not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def x64():
+  """Runs the test with float64 enabled, then restores the previous setting."""
+  previous = jax.config.read("jax_enable_x64")
+  jax.config.update("jax_enable_x64", True)
+  yield
+  jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+  """Parametrises a test over float32 and float64 (enabling x64 for the latter)."""
+  previous = jax.config.read("jax_enable_x64")
+  jax.config.update("jax_enable_x64", request.param == "float64")
+  yield request.param
+  jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def repo_root():
+  return REPO

@@ -1,0 +1,198 @@
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxlab import data, models
+from jaxlab.config import ConfigError
+from jaxlab.training import classifier, loop, optim, steps
+from jaxlab.workdir import Workdir
+
+
+@pytest.fixture(scope="module")
+def digits():
+  return data.load("digits", seed=0)
+
+
+def _mlp(ds, width=32):
+  model = models.build("mlp", outputs=10, width=width, depth=1)
+  return model, models.init(model, jax.random.key(0), ds.train.x[:1])
+
+
+def _tree_allclose(a, b, **kw):
+  for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_allclose(x, y, **kw)
+
+
+def test_train_step_is_one_sgd_update(digits):
+  model, params = _mlp(digits)
+  tx = optax.sgd(0.1)
+  loss_fn = steps.classification_loss(model.apply)
+  batch = {"x": digits.train.x[:32], "y": digits.train.y[:32]}
+  expected_grads = jax.grad(lambda p: loss_fn(p, batch, None)[0])(params)
+  expected = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, expected_grads)
+  state = steps.TrainState.create(params, tx)
+  new_state, metrics = steps.make_train_step(loss_fn, tx)(state, batch, jax.random.key(0))
+  assert int(new_state.step) == 1
+  _tree_allclose(new_state.params, expected, rtol=1e-5, atol=1e-7)
+  logits = model.apply(params, batch["x"])
+  np.testing.assert_allclose(
+      metrics["loss"], optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean(),
+      rtol=1e-5)
+
+
+def test_label_smoothing_matches_closed_form():
+  logits = jnp.array([[2.0, 0.0, -1.0]])
+  logp = jax.nn.log_softmax(logits)[0]
+  smoothed = -(0.9 + 0.1 / 3) * logp[0] - (0.1 / 3) * (logp[1] + logp[2])
+  np.testing.assert_allclose(steps.cross_entropy(logits, jnp.array([0]), 0.1)[0], smoothed,
+                             rtol=1e-6)
+
+
+def test_evaluate_pads_the_last_batch_exactly(digits):
+  model, params = _mlp(digits)
+  eval_step = steps.make_eval_step(model.apply)
+  logits = model.apply(params, digits.val.x)
+  expected_acc = np.mean(np.argmax(np.asarray(logits), -1) == digits.val.y)
+  expected_loss = float(steps.cross_entropy(logits, digits.val.y).mean())
+  for batch_size in (7, 100, 360, 1000):
+    out = loop.evaluate(eval_step, params, digits.val, batch_size)
+    assert out["acc"] == pytest.approx(expected_acc, abs=1e-9)
+    assert out["loss"] == pytest.approx(expected_loss, rel=1e-5)
+
+
+def test_epoch_order_is_a_seeded_permutation():
+  key = jax.random.key(3)
+  a = loop.epoch_permutation(key, 0, 50)
+  assert sorted(a.tolist()) == list(range(50))
+  np.testing.assert_array_equal(a, loop.epoch_permutation(key, 0, 50))
+  assert not np.array_equal(a, loop.epoch_permutation(key, 1, 50))
+  batches = list(loop.batch_indices(50, 16, a))
+  assert [len(b) for b in batches] == [16, 16, 16]  # the remainder is dropped
+
+
+class _Stop(Exception):
+  pass
+
+
+def _fit(ds, params, tx, loss_fn, checkpoint_dir=None, log_fn=None, mesh=None, epochs=4):
+  state = steps.TrainState.create(params, tx)
+  return loop.fit(state, steps.make_train_step(loss_fn, tx), ds.train, key=jax.random.key(7),
+                  num_epochs=epochs, batch_size=64, checkpoint_dir=checkpoint_dir, log_fn=log_fn,
+                  mesh=mesh)
+
+
+def test_fit_resumes_exactly_after_an_interruption(digits, tmp_path):
+  model, params = _mlp(digits)
+  tx = optax.adam(1e-3)
+  loss_fn = steps.classification_loss(model.apply)
+  reference, history = _fit(digits, params, tx, loss_fn)
+  assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+  def interrupt(epoch, metrics):
+    if epoch == 2:
+      raise _Stop()
+
+  with pytest.raises(_Stop):
+    _fit(digits, params, tx, loss_fn, str(tmp_path), interrupt)
+  resumed, rest = _fit(digits, params, tx, loss_fn, str(tmp_path))
+  assert [h["epoch"] for h in rest] == [3, 4]  # epochs 1-2 were not run again
+  assert int(resumed.step) == int(reference.step)
+  _tree_allclose(resumed.params, reference.params, rtol=0, atol=0)
+
+
+def test_data_parallel_fit_matches_single_device(digits):
+  assert jax.device_count() == 8, "conftest sets 8 CPU devices"
+  model, params = _mlp(digits)
+  tx = optax.sgd(0.05, momentum=0.9)
+  loss_fn = steps.classification_loss(model.apply)
+  single, _ = _fit(digits, params, tx, loss_fn, epochs=2)
+  mesh = loop.data_parallel_mesh()
+  sharded, _ = _fit(digits, params, tx, loss_fn, mesh=mesh, epochs=2)
+  leaf = jax.tree_util.tree_leaves(sharded.params)[0]
+  assert len(leaf.sharding.device_set) == 8
+  _tree_allclose(sharded.params, single.params, rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match="multiple of the 8 devices"):
+    loop.fit(steps.TrainState.create(params, tx), None, digits.train, key=jax.random.key(0),
+             num_epochs=1, batch_size=60, mesh=mesh)
+
+
+def test_schedules():
+  tri = optim.make_schedule("triangular", 1.0, 100)
+  assert float(tri(0)) == 0.0 and float(tri(50)) == pytest.approx(1.0)
+  assert float(tri(75)) == pytest.approx(0.5) and float(tri(100)) == pytest.approx(0.0)
+  wc = optim.make_schedule("warmup_cosine", 2.0, 100, warmup_fraction=0.1)
+  assert float(wc(0)) == 0.0 and float(wc(10)) == pytest.approx(2.0)
+  assert float(optim.make_schedule("cosine", 1.0, 10)(10)) == pytest.approx(0.0)
+  with pytest.raises(ValueError, match="valid schedules"):
+    optim.make_schedule("step", 1.0, 10)
+  with pytest.raises(ValueError, match="valid optimizers"):
+    optim.make_optimizer("lion", 1.0)
+
+
+def test_sgd_weight_decay_is_l2_on_the_gradient():
+  params = {"w": jnp.array([1.0, -2.0])}
+  tx = optim.make_optimizer("sgd", 0.1, weight_decay=0.5, momentum=0.0)
+  updates, _ = tx.update({"w": jnp.zeros(2)}, tx.init(params), params)
+  np.testing.assert_allclose(updates["w"], -0.1 * 0.5 * params["w"])
+
+
+SMOKE = classifier.Config(dataset="digits", model="mlp", width=256, depth=2, num_epochs=10,
+                          batch_size=64, learning_rate=1e-3, seed=0)
+
+
+def test_classifier_reaches_90_percent_and_is_reproducible(tmp_path):
+  first = classifier.run(SMOKE, str(tmp_path / "a"))
+  assert first["test_acc"] >= 0.9 and first["val_acc"] >= 0.9
+  assert first["num_params"] == 64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+  second = classifier.run(SMOKE, str(tmp_path / "b"))
+  assert second["test_acc"] == first["test_acc"] and second["train_loss"] == first["train_loss"]
+  metrics = Workdir(str(tmp_path / "a"), resume=True).read_metrics()
+  assert [m["step"] for m in metrics] == list(range(1, 11))
+  assert (tmp_path / "a" / "plots" / "curves.png").exists()
+  assert json.loads((tmp_path / "a" / "config.json").read_text())["config"]["seed"] == 0
+
+
+def test_classifier_resume_matches_uninterrupted(tmp_path, monkeypatch):
+  config = classifier.Config(num_epochs=4, width=64, depth=1, seed=1)
+  reference = classifier.run(config, str(tmp_path / "ref"))
+  original_log = Workdir.log
+
+  def crashing_log(self, step, metrics):
+    original_log(self, step, metrics)
+    if step == 2:
+      raise _Stop()
+
+  monkeypatch.setattr(Workdir, "log", crashing_log)
+  with pytest.raises(_Stop):
+    classifier.run(config, str(tmp_path / "run"))
+  monkeypatch.setattr(Workdir, "log", original_log)
+  resumed = classifier.run(config, str(tmp_path / "run"), resume=True)
+  assert resumed["test_acc"] == reference["test_acc"]
+  assert resumed["train_loss"] == reference["train_loss"]
+  steps_logged = [m["step"] for m in Workdir(str(tmp_path / "run"), resume=True).read_metrics()]
+  assert steps_logged == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(dataset="cifar11"), "dataset"), (dict(model="resnet"), "model"),
+    (dict(learning_rate=-1.0), "learning_rate"), (dict(data_dir="/x"), "data_dir"),
+    (dict(dataset="tweets"), "dataset"), (dict(model="vit", width=10, num_heads=4), "num_heads"),
+    (dict(batch_size=0), "batch_size"), (dict(schedule="step"), "schedule")])
+def test_config_errors_name_the_field(kwargs, field):
+  with pytest.raises(ConfigError) as err:
+    classifier.Config(**kwargs)
+  assert err.value.field == field
+
+
+def test_data_dependent_errors_name_the_flag(tmp_path):
+  with pytest.raises(ConfigError) as err:
+    classifier.run(classifier.Config(dataset="gaussian_mixture", model="cnn"), str(tmp_path / "a"))
+  assert err.value.field == "model"
+  with pytest.raises(ConfigError) as err:
+    classifier.run(classifier.Config(dataset="tfds:mnist", data_dir=str(tmp_path / "missing")),
+                   str(tmp_path / "b"))
+  assert err.value.field == "data_dir" and "does not exist" in str(err.value)
