@@ -11,7 +11,10 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "notebooks", "*.ipynb")))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
-def test_notebook_executes(path):
+def test_notebook_executes(path, monkeypatch):
+  # The kernel imports this checkout's jaxlab, whatever is installed.
+  monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [REPO, os.environ.get(
+      "PYTHONPATH")])))
   nbclient = pytest.importorskip("nbclient")
   nbformat = pytest.importorskip("nbformat")
   nb = nbformat.read(path, as_version=4)
