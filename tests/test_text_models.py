@@ -43,14 +43,16 @@ def test_logits_do_not_depend_on_the_padding_bucket(name):
                        num_heads=2, depth=1)
   texts = [t for t in TEXTS if len(t) <= 32]
   params = models.init(model, jax.random.key(0), v.encode(texts, 32))
-  ref = model.apply(params, v.encode(texts, 32))
+  apply = jax.jit(model.apply)
+  ref = apply(params, v.encode(texts, 32))
   for length in (64, 160, 320):
-    np.testing.assert_allclose(model.apply(params, v.encode(texts, length)), ref, rtol=1e-5,
+    np.testing.assert_allclose(apply(params, v.encode(texts, length)), ref, rtol=1e-5,
                                atol=1e-5)
   # Batch order does not matter either, and a real character does change the output.
-  np.testing.assert_allclose(model.apply(params, v.encode(texts[::-1], 64)), ref[::-1],
+  np.testing.assert_allclose(apply(params, v.encode(texts[::-1], 64)), ref[::-1],
                              rtol=1e-5, atol=1e-5)
-  assert not np.allclose(model.apply(params, v.encode(["so goad"], 32)), ref[0], atol=1e-6)
+  assert not np.allclose(apply(params, v.encode(["so goad", "", ""], 32))[0], ref[0],
+                         atol=1e-6)
 
 
 def test_bad_model_arguments():
@@ -67,12 +69,14 @@ def test_encoder_block_mask_hides_padding_and_is_optional():
   x = jax.random.normal(jax.random.key(0), (2, 6, 8))
   block = EncoderBlock(num_heads=2, mlp_dim=16)
   params = block.init(jax.random.key(1), x)
+  apply = jax.jit(block.apply)
   full = jnp.ones((2, 6), bool)
-  np.testing.assert_allclose(block.apply(params, x, full), block.apply(params, x), atol=1e-6)
+  np.testing.assert_allclose(apply(params, x, full), apply(params, x), atol=1e-6)
   mask = jnp.array([[True] * 4 + [False] * 2] * 2)
   noisy = x.at[:, 4:].set(100.0)  # what the padding holds must not matter
-  np.testing.assert_allclose(block.apply(params, noisy, mask)[:, :4],
-                             block.apply(params, x, mask)[:, :4], atol=1e-5)
+  np.testing.assert_allclose(apply(params, noisy, mask)[:, :4], apply(params, x, mask)[:, :4],
+                             atol=1e-5)
+  assert not np.allclose(apply(params, noisy)[:, :4], apply(params, x)[:, :4], atol=1e-3)
 
 
 def _toy_text_dataset(n=256, seed=0):

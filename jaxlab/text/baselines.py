@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from jaxlab.text import slots
+from jaxlab.text.charmer import greedy_slot_search
 from jaxlab.text.attack import AttackResult, ScoreFn, check_budget, numpy_rng, start
 
 
@@ -42,22 +43,14 @@ def random_edits(score_fn: ScoreFn, text: str, label: int, *, k: int, alphabet: 
   if num_candidates < 1:
     raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
   run = start(score_fn, text, label, loss)
-  if not run.attacked:
-    return run.result(k)
-  current, frozen = text, [False] * len(text)
-  for step in range(k):
-    candidates = slots.neighbourhood(current, slots.allowed_slots(current, frozen), symbols)
-    if not candidates:
-      break
+
+  def propose(step, current, allowed):
+    candidates = slots.neighbourhood(current, allowed, symbols)
     rng = numpy_rng(jax.random.fold_in(key, step))
     picks = rng.choice(len(candidates), min(num_candidates, len(candidates)), replace=False)
-    chosen = [candidates[i] for i in np.sort(picks)]
-    losses = run.oracle.loss([c for _, _, c in chosen])
-    z, v, current = chosen[int(np.argmax(losses))]
-    frozen = slots.refreeze(frozen, z, v)
-    if run.record(current, step + 1):
-      break
-  return run.result(k)
+    return [candidates[i] for i in np.sort(picks)]
+
+  return greedy_slot_search(run, k, propose)
 
 
 def word_perturbations(text: str, start: int, end: int, alphabet: Sequence[str],

@@ -26,12 +26,14 @@ skipped: it would select every slot anyway.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from jaxlab.text import slots
-from jaxlab.text.attack import AttackResult, ScoreFn, check_budget, start
+from jaxlab.text.attack import AttackResult, AttackRun, ScoreFn, check_budget, start
+
+Proposer = Callable[[int, str, list[int]], list[tuple[int, str, str]]]
 
 
 def charmer(score_fn: ScoreFn, text: str, label: int, *, k: int, n: int | None = 20,
@@ -56,22 +58,37 @@ def charmer(score_fn: ScoreFn, text: str, label: int, *, k: int, n: int | None =
   if n is not None and n < 1:
     raise ValueError(f"n (top slots) must be >= 1 or None for all slots, got {n}")
   run = start(score_fn, text, label, loss)
-  if not run.attacked:
-    return run.result(k)
-  current, frozen = text, [False] * len(text)
-  for step in range(k):
-    allowed = slots.allowed_slots(current, frozen)
+
+  def propose(step, current, allowed):
+    del step
     top = allowed
-    if n is not None and len(allowed) > n:
+    if n is not None and len(allowed) > n:  # (1) position scoring
       scores = run.oracle.loss([slots.space_probe(current, z) for z in allowed])
       top = sorted(allowed[i] for i in np.argsort(-scores, kind="stable")[:n])
-    candidates = slots.neighbourhood(current, top, symbols)
+    return slots.neighbourhood(current, top, symbols)  # (2) symbol search
+
+  return greedy_slot_search(run, k, propose)
+
+
+def greedy_slot_search(run: AttackRun, k: int, propose: Proposer) -> AttackResult:
+  """The greedy loop over the slot view that Charmer, exhaustive greedy and random edits share.
+
+  At each of at most k steps, `propose(step, text, allowed_slots)` returns the `(slot, symbol,
+  edited text)` candidates of this step (making any scoring queries it needs through
+  `run.oracle`); their losses are queried in one batched call and the search moves to the best
+  one. It stops at the first label flip, and does nothing if the clean text is misclassified.
+  """
+  if not run.attacked:
+    return run.result(k)
+  current, frozen = run.original, [False] * len(run.original)
+  for step in range(k):
+    candidates = propose(step, current, slots.allowed_slots(current, frozen))
     if not candidates:
       break
     losses = run.oracle.loss([c for _, _, c in candidates])
     z, v, current = candidates[int(np.argmax(losses))]
     frozen = slots.refreeze(frozen, z, v)
-    if run.record(current, step + 1):
+    if run.record(current, step + 1):  # (3) stop at the first flip
       break
   return run.result(k)
 

@@ -2,10 +2,11 @@
 saved with orbax in a `Workdir`, restored, and exposed as a batched black-box `score_fn`.
 
   spec = VictimSpec(model="cnn", num_epochs=8)
-  victim = train(spec, data.load("tweets"), Workdir("/tmp/victims/cnn"))
+  victim, results = train(spec, data.load("tweets"), Workdir("/tmp/victims/cnn"))
+  results["test_acc"]                         # about 0.84
   score_fn = make_score_fn(victim)            # list[str] -> logits (N, 2) numpy float32
-  score_fn(["what a lovely flight", "lost my bag again"])
-  victim = load("/tmp/victims/cnn")           # the same victim, later
+  score_fn(["what a lovely flight", "lost my bag again"])      # (2, 2)
+  victim, results = load("/tmp/victims/cnn")  # the same victim, later
 
 A victim directory holds config.json (the spec), metrics.jsonl (one line per epoch), results.json
 (val/test accuracy), params/ (orbax) and checkpoints/ (per-epoch, for resuming training).
