@@ -78,7 +78,7 @@ class Config:
       sentences, as the reference).
     loss: attack loss: margin (the paper's) or ce.
     num_examples: test sentences attacked (a seeded sample of the test split).
-    query_batch_size: most strings per forward pass of the victim.
+    query_batch_size: most strings per forward pass of the victim (a power of two).
     defence: adversarially fine-tune the cnn victim on Charmer examples of training sentences and
       attack it again (ASR before / after).
     defence_examples: training sentences attacked to build the adversarial training set.
