@@ -78,27 +78,9 @@ class Config:
   checkpoint: bool = True
 
   def __post_init__(self):
-    try:
-      data_lib.check_name(self.dataset)
-    except ValueError as e:
-      raise ConfigError("dataset", str(e)) from None
-    require(self.dataset not in ("tweets", "teacher_student"), "dataset",
-            f"{self.dataset!r} is not an image/feature classification set; valid here: digits, "
-            "gaussian_mixture, tfds:<name>")
-    is_tfds = self.dataset.startswith(data_lib.TFDS_PREFIX)
-    require(not self.data_dir or is_tfds, "data_dir", "only used with tfds:<name> datasets")
-    require(bool(self.data_dir) or not is_tfds, "data_dir",
-            f"{self.dataset} needs a directory where the dataset is prepared (see README, "
-            "'Real datasets')")
-    require(self.image_size == 0 or (self.dataset == "digits" and self.image_size >= 2),
-            "image_size", "only digits can be resized, to a side >= 2 (0 keeps 8)")
-    require(self.max_examples >= 0, "max_examples", f"must be >= 0, got {self.max_examples}")
-    require_choice(self.model, "model", models.MODELS)
-    for name in ("width", "depth", "patch_size", "num_heads", "num_epochs", "batch_size",
-                 "eval_batch_size"):
+    check_data_and_model(self)
+    for name in ("num_epochs", "batch_size", "eval_batch_size"):
       require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
-    require(self.model != "vit" or self.width % self.num_heads == 0, "num_heads",
-            f"must divide width ({self.width}), got {self.num_heads}")
     require_choice(self.optimizer, "optimizer", optim.OPTIMIZERS)
     require_choice(self.schedule, "schedule", optim.SCHEDULES)
     require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
@@ -110,8 +92,35 @@ class Config:
               f"must be a multiple of the {jax.device_count()} devices with data_parallel")
 
 
-def load_data(config: Config) -> data_lib.Dataset:
-  """The config's dataset; data problems are reported as `ConfigError` on the flag to fix."""
+def check_data_and_model(config) -> None:
+  """Validates the data and model fields shared by classifier-style configs (dataset, data_dir,
+  image_size, max_examples, model, width, depth, patch_size, num_heads); raises `ConfigError`
+  naming the field."""
+  try:
+    data_lib.check_name(config.dataset)
+  except ValueError as e:
+    raise ConfigError("dataset", str(e)) from None
+  require(config.dataset not in ("tweets", "teacher_student"), "dataset",
+          f"{config.dataset!r} is not an image/feature classification set; valid here: digits, "
+          "gaussian_mixture, tfds:<name>")
+  is_tfds = config.dataset.startswith(data_lib.TFDS_PREFIX)
+  require(not config.data_dir or is_tfds, "data_dir", "only used with tfds:<name> datasets")
+  require(bool(config.data_dir) or not is_tfds, "data_dir",
+          f"{config.dataset} needs a directory where the dataset is prepared (see README, "
+          "'Real datasets')")
+  require(config.image_size == 0 or (config.dataset == "digits" and config.image_size >= 2),
+          "image_size", "only digits can be resized, to a side >= 2 (0 keeps 8)")
+  require(config.max_examples >= 0, "max_examples", f"must be >= 0, got {config.max_examples}")
+  require_choice(config.model, "model", models.MODELS)
+  for name in ("width", "depth", "patch_size", "num_heads"):
+    require(getattr(config, name) >= 1, name, f"must be >= 1, got {getattr(config, name)}")
+  require(config.model != "vit" or config.width % config.num_heads == 0, "num_heads",
+          f"must divide width ({config.width}), got {config.num_heads}")
+
+
+def load_data(config) -> data_lib.Dataset:
+  """The config's dataset (a `Config`, or any config with the fields `check_data_and_model`
+  validates plus `seed`); data problems are reported as `ConfigError` on the flag to fix."""
   options: dict[str, Any] = {}
   if config.image_size:
     options["image_size"] = config.image_size
