@@ -400,6 +400,25 @@ def test_config_errors_name_the_field(kwargs, field):
   assert e.value.field == field
 
 
+@pytest.mark.parametrize("name", ["mehl_soup", "mehl_soup_smoke", "mehl_soup_cifar10"])
+def test_flagfiles_give_valid_configs(name):
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from experiments import common  # pylint: disable=g-import-not-at-top
+  values = flags.FlagValues()
+  common.define_config_flags(experiment.Config, flag_values=values)
+  path = os.path.join(REPO, "experiments", "flags", f"{name}.flags")
+  extra = ["--data_dir=/data/tfds"] if name.endswith("cifar10") else []
+  values(["prog", f"--flagfile={path}"] + extra)
+  config = common.config_from_flags(experiment.Config, values)
+  assert set(config.methods) == METHODS
+  if name == "mehl_soup":  # the README's main job: the documented default study
+    assert (config.num_ingredients, config.block_size, config.centre) == (32, 4, "global_mean")
+    assert config == experiment.Config()  # the library defaults are the default study
+  if name.endswith("cifar10"):
+    assert config.dataset == "tfds:cifar10" and config.model == "vit"
+    assert (config.num_ingredients, config.block_size) == (72, 18)
+
+
 def test_smoke_run_writes_every_method_and_resumes_without_retraining(tmp_path):
   a = tmp_path / "a"
   proc = run_module("experiments.mehl_soup", f"--flagfile={SMOKE}", f"--workdir={a}")

@@ -61,6 +61,7 @@ class Config:
     dataset: digits, gaussian_mixture, or tfds:<name> (e.g. tfds:cifar10).
     data_dir: directory of prepared tensorflow-datasets data (tfds:<name> only).
     image_size: resize digits to this side (0 keeps 8x8).
+    input_noise: digits only: fixed Gaussian pixel noise on every image (a harder task).
     max_examples: read at most this many examples per tfds split (0 = all).
     label_fraction: fraction of the training split (stratified) whose labels the probe and
       the fine-tunes use; the source task uses all training images.
@@ -109,6 +110,7 @@ class Config:
   dataset: str = "digits"
   data_dir: str = ""
   image_size: int = 16
+  input_noise: float = 0.4
   max_examples: int = 0
   label_fraction: float = 0.25
   source_task: str = "half"

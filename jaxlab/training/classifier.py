@@ -35,6 +35,7 @@ class Config:
     dataset: dataset name: digits, gaussian_mixture, or tfds:<name> (images or features).
     data_dir: directory of prepared tensorflow-datasets data (tfds:<name> only).
     image_size: resize digits to this side (0 keeps 8x8).
+    input_noise: digits only: fixed Gaussian pixel noise on every image (a harder task).
     max_examples: read at most this many examples per tfds split (0 = all).
     model: mlp, cnn or vit.
     width: hidden width (mlp, cnn dense layer) or token width (vit).
@@ -58,6 +59,7 @@ class Config:
   dataset: str = "digits"
   data_dir: str = ""
   image_size: int = 0
+  input_noise: float = 0.0
   max_examples: int = 0
   model: str = "mlp"
   width: int = 256
@@ -94,8 +96,8 @@ class Config:
 
 def check_data_and_model(config) -> None:
   """Validates the data and model fields shared by classifier-style configs (dataset, data_dir,
-  image_size, max_examples, model, width, depth, patch_size, num_heads); raises `ConfigError`
-  naming the field."""
+  image_size, input_noise, max_examples, model, width, depth, patch_size, num_heads); raises
+  `ConfigError` naming the field."""
   try:
     data_lib.check_name(config.dataset)
   except ValueError as e:
@@ -110,6 +112,8 @@ def check_data_and_model(config) -> None:
           "'Real datasets')")
   require(config.image_size == 0 or (config.dataset == "digits" and config.image_size >= 2),
           "image_size", "only digits can be resized, to a side >= 2 (0 keeps 8)")
+  require(config.input_noise == 0 or (config.dataset == "digits" and config.input_noise > 0),
+          "input_noise", f"only digits take input noise, a value > 0; got {config.input_noise}")
   require(config.max_examples >= 0, "max_examples", f"must be >= 0, got {config.max_examples}")
   require_choice(config.model, "model", models.MODELS)
   for name in ("width", "depth", "patch_size", "num_heads"):
@@ -124,6 +128,8 @@ def load_data(config) -> data_lib.Dataset:
   options: dict[str, Any] = {}
   if config.image_size:
     options["image_size"] = config.image_size
+  if config.input_noise:
+    options["noise_std"] = config.input_noise
   if config.max_examples:
     options["max_examples"] = config.max_examples
   try:
