@@ -28,8 +28,6 @@ import sys
 import tempfile
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import optax
 from absl import app, flags
 
@@ -105,7 +103,7 @@ def _forwarded() -> list[str]:
                                                 "batch_size", "learned_epochs", "coef_epochs")]
 
 
-def _step_ms(opt, step, state, ingredients_arg, batch, repeats) -> float:
+def _step_ms(step, state, ingredients_arg, batch, repeats) -> float:
   holder = [state]
 
   def one():
@@ -141,12 +139,12 @@ def main(argv):
       soups = {m: _build(m, store, model, ds) for m in ("learned_plus", "mehl_plus")}
       stacked = combine.stack(store)
       step, _, _ = learned.compile_update(lopt, like, k, batch_shape)
-      l_ms = _step_ms(lopt, step, lopt.init(stacked), stacked, batch, repeats)
+      l_ms = _step_ms(step, lopt.init(stacked), stacked, batch, repeats)
       del stacked
       b = min(FLAGS.block_size, k)
       msteps = mehl.compile_steps(mopt, like, b, groups, batch_shape, memory_only=True)
       block = mehl.Block(start, combine.stack([store[i] for i in range(b)]))
-      m_ms = _step_ms(mopt, msteps.update, mopt.init(block), block, batch, repeats)
+      m_ms = _step_ms(msteps.update, mopt.init(block), block, batch, repeats)
       del block
       lc, mc = soups["learned_plus"].cost, soups["mehl_plus"].cost
       l_pass, m_pass = lc.wall_s / lc.val_passes, mc.wall_s / mc.val_passes

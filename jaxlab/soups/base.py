@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.soups.memory import StepMemory
+from jaxlab.training import loop
 from jaxlab.training.steps import cross_entropy
 
 ApplyFn = Callable[[Any, jax.Array], jax.Array]
@@ -42,6 +43,20 @@ def batch_like(split, batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
 def stacked_like(like, k: int):
   """Abstract pytree of `k` stacked copies of `like`: leaves `(k, ...)`."""
   return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct((k,) + x.shape, x.dtype), like)
+
+
+def coefficient_epoch(step, state, ingredients, val, batch_size: int, key: jax.Array,
+                      epoch: int) -> tuple[Any, dict[str, float]]:
+  """One pass of a coefficient optimiser's `step(state, ingredients, batch)` over val batches
+  shuffled by `fold_in(key, epoch)` (the remainder is dropped); returns the state and the mean
+  of each metric."""
+  order = loop.epoch_permutation(key, epoch, len(val))
+  metrics = []
+  for idx in loop.batch_indices(len(val), batch_size, order):
+    state, m = step(state, ingredients, {"x": val.x[idx], "y": val.y[idx]})
+    metrics.append(m)
+  means = jax.device_get(jax.tree_util.tree_map(lambda *v: jnp.mean(jnp.stack(v)), *metrics))
+  return state, {name: float(v) for name, v in means.items()}
 
 
 def soup_loss(apply_fn: ApplyFn, params, batch, logit_scale=1.0

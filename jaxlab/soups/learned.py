@@ -33,9 +33,9 @@ import optax
 
 from jaxlab.data.dataset import Split
 from jaxlab.soups import combine, memory
-from jaxlab.soups.base import (ApplyFn, CoefficientOptimizer, SoupCost, batch_like, soup_loss,
-                               stacked_like)
-from jaxlab.training import loop, optim
+from jaxlab.soups.base import (ApplyFn, CoefficientOptimizer, SoupCost, batch_like,
+                               coefficient_epoch, soup_loss, stacked_like)
+from jaxlab.training import optim
 
 
 class LearnedSoupState(NamedTuple):
@@ -141,14 +141,8 @@ def learned_soup(ingredients: Sequence[Any], apply_fn: ApplyFn, val: Split, *, p
   state = opt.init(stacked)
   history = []
   for epoch in range(epochs):
-    order = loop.epoch_permutation(key, epoch, len(val))
-    metrics = []
-    for idx in loop.batch_indices(len(val), batch_size, order):
-      state, m = step(state, stacked, {"x": val.x[idx], "y": val.y[idx]})
-      metrics.append(m)
-    means = {f"coef_{name}": float(np.mean([float(m[name]) for m in metrics]))
-             for name in metrics[0]}
-    history.append({"epoch": epoch + 1, **means})
+    state, means = coefficient_epoch(step, state, stacked, val, batch_size, key, epoch)
+    history.append({"epoch": epoch + 1, **{f"coef_{n}": v for n, v in means.items()}})
     if log_fn is not None:
       log_fn(epoch + 1, history[-1])
   weights = mixing_weights(state.logits)

@@ -39,10 +39,10 @@ import optax
 
 from jaxlab.data.dataset import Split
 from jaxlab.soups import combine, memory
-from jaxlab.soups.base import (ApplyFn, CoefficientOptimizer, SoupCost, batch_like, soup_loss,
-                               stacked_like)
+from jaxlab.soups.base import (ApplyFn, CoefficientOptimizer, SoupCost, batch_like,
+                               coefficient_epoch, soup_loss, stacked_like)
 from jaxlab.soups.uniform import uniform_soup
-from jaxlab.training import loop, optim
+from jaxlab.training import optim
 
 CENTRES = ("running", "global_mean")
 
@@ -301,12 +301,7 @@ def mehl_soup(ingredients: Sequence[Any], apply_fn: ApplyFn, val: Split, *, bloc
       block_key = jax.random.fold_in(data_key, block_number)
       first = last = None
       for e in range(epochs):
-        perm = loop.epoch_permutation(block_key, e, len(val))
-        metrics = []
-        for idx in loop.batch_indices(len(val), batch_size, perm):
-          state, m = step(state, block, {"x": val.x[idx], "y": val.y[idx]})
-          metrics.append(m)
-        means = {n: float(np.mean([float(m[n]) for m in metrics])) for n in metrics[0]}
+        state, means = coefficient_epoch(step, state, block, val, batch_size, block_key, e)
         first = means if first is None else first
         last = means
       coefs = np.asarray(state.coefs, np.float64)
