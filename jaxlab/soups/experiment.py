@@ -35,6 +35,7 @@ import time
 from typing import Any
 
 import jax
+import matplotlib.ticker
 import numpy as np
 from absl import logging
 
@@ -384,6 +385,11 @@ def plot_memory(results: dict[str, Any], wd: Workdir) -> str:
               "*", color=color, markersize=12, label=f"{LABELS[name]}, this run")
   ax.set(xlabel="number of ingredients K", ylabel="peak MiB", xscale="log", yscale="log",
          title=f"coefficient-learning memory (b = {results['block_size']})")
+  ks = sorted({int(k) for k in curves["learned_plus"]} | {results["num_ingredients"]})
+  ax.set_xticks(ks, [str(k) for k in ks])
+  ax.set_xticks([], minor=True)
+  ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+  ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
   ax.legend(fontsize=7)
   ax.grid(alpha=0.3, which="both")
   return wd.save_figure(fig, "memory_vs_k")
