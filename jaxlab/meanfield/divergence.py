@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 def _moments(samples: jax.Array) -> tuple[jax.Array, jax.Array]:
   mean = jnp.mean(samples, axis=0)
-  centred = samples - mean
+  centred = samples - mean[None, :]
   return mean, centred.T @ centred / samples.shape[0]
 
 

@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxlab.ntk import empirical_ntk_fn
+
 
 class ResNetParticles(NamedTuple):
   """theta_{l,m} = (u, w): `u (L, M, d)` residual output weights, `w (L, M, d)` input weights."""
@@ -128,7 +130,7 @@ def features(resnet: ResNetParticles, x: jax.Array, *, alpha) -> jax.Array:
 
 def head_apply(head: HeadParticles, z: jax.Array, *, beta) -> jax.Array:
   """f = beta/K sum_k a_k tanh(b_k^T z) `(n,)` for features `z (n, d)`."""
-  return beta * jnp.mean(head.a * jnp.tanh(z @ head.b.T), axis=-1)
+  return beta * jnp.mean(head.a[None, :] * jnp.tanh(z @ head.b.T), axis=-1)
 
 
 def apply(params: Params, x: jax.Array, *, alpha, beta) -> jax.Array:
@@ -191,7 +193,7 @@ def gram_head(head: HeadParticles, z: jax.Array) -> jax.Array:
   s = jnp.tanh(z @ head.b.T)                       # (n, K)
   ds = 1.0 - s ** 2
   k = head.a.shape[0]
-  return (s @ s.T + (ds * head.a ** 2) @ ds.T * (z @ z.T)) / k
+  return (s @ s.T + (ds * head.a[None, :] ** 2) @ ds.T * (z @ z.T)) / k
 
 
 def adjoints(params: Params, x: jax.Array, *, alpha) -> tuple[jax.Array, jax.Array]:
@@ -207,7 +209,7 @@ def adjoints(params: Params, x: jax.Array, *, alpha) -> tuple[jax.Array, jax.Arr
   scale = alpha / (depth * width)
   zs = hidden_states(resnet, x, alpha=alpha)
   s = jnp.tanh(zs[-1] @ head.b.T)
-  q_last = ((1.0 - s ** 2) * head.a) @ head.b / head.a.shape[0]
+  q_last = ((1.0 - s ** 2) * head.a[None, :]) @ head.b / head.a.shape[0]
 
   def back(q, layer):
     z, u, w = layer
@@ -250,12 +252,11 @@ def gram(params: Params, x: jax.Array, *, alpha) -> tuple[jax.Array, jax.Array]:
 def gram_jacobian(params: Params, x: jax.Array, *, alpha) -> tuple[jax.Array, jax.Array]:
   """(G1, G2) from Jacobians through jaxlab's empirical NTK: G1 = L M J_res J_res^T and
   G2 = K J_head J_head^T at beta = 1. Equal to `gram` (to rounding); slower."""
-  from jaxlab.ntk import empirical_ntk_fn  # pylint: disable=g-import-not-at-top  # TODO issue-4
   depth, width, head_width = sizes(params)
   f_res = lambda resnet, x: apply(Params(resnet, params.head), x, alpha=alpha, beta=1.0)
   f_head = lambda head, x: apply(Params(params.resnet, head), x, alpha=alpha, beta=1.0)
-  ntk_res = empirical_ntk_fn(f_res, trace_axes=())(x, None, params.resnet)
-  ntk_head = empirical_ntk_fn(f_head, trace_axes=())(x, None, params.head)
+  ntk_res = empirical_ntk_fn(f_res, trace_axes=(), vmap_axes=0)(x, None, params.resnet)
+  ntk_head = empirical_ntk_fn(f_head, trace_axes=(), vmap_axes=0)(x, None, params.head)
   return depth * width * ntk_res, head_width * ntk_head
 
 

@@ -227,7 +227,7 @@ def rate_window(steps: np.ndarray, loss: np.ndarray, bound: np.ndarray, *, start
   if len(idx) < 2:
     return {"observed": float("nan"), "bound": float("nan"), "window": [float("nan")] * 2}
   a, b = idx[0], idx[-1]
-  observed = (math.log(loss[a]) - math.log(loss[b])) / (steps[b] - steps[a])
+  observed = float(math.log(loss[a]) - math.log(loss[b])) / float(steps[b] - steps[a])
   return {"observed": observed, "bound": float(np.mean(bound[a:b + 1])),
           "window": [int(steps[a]), int(steps[b])]}
 
