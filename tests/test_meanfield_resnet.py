@@ -204,7 +204,7 @@ def test_smoke_run_passes_every_check(tmp_path):
       "kl_resnet"}
   failed = {k: c for k, c in results["checks"].items() if not c["pass"]}
   assert not failed, failed
-  assert len(results["checks"]) == 19
+  assert len(results["checks"]) == 20
   for name in ("beta_sweep.png", "limit_and_generalisation.png"):
     assert (tmp_path / "plots" / name).exists()
   lines = (tmp_path / "metrics.jsonl").read_text().splitlines()

@@ -9,7 +9,8 @@ and Ding et al. 2022 (arXiv 2105.14417), see `papers/meanfield_resnet.md` sectio
 
   params = init(jax.random.key(0), dim=16, depth=8, width=64, head_width=512)
   x = synthetic.sphere(jax.random.key(1), 16, 16)           # (n, d) = (16, 16), ||x|| = 1
-  apply(params, x, alpha=1.0, beta=4.0)                     # (16,), exactly 0 (symmetric head)
+  y = jnp.sin(3 * x[:, 0])                                  # (16,)
+  apply(params, x, alpha=1.0, beta=4.0)                     # (16,), 0 up to rounding (symmetric head)
   g1, g2 = gram(params, x, alpha=1.0)                       # (16, 16) each, PSD
   opt = particle_gd(0.5 / 4.0**2)                           # optax (init, update)
   grads = jax.grad(risk)(params, x, y, alpha=1.0, beta=4.0)

@@ -233,9 +233,10 @@ def rate_window(steps: np.ndarray, loss: np.ndarray, bound: np.ndarray, *, start
 
 
 def beta_sweep(config: Config, params0: resnet.Params, x, y, x_test, y_test, knn_key
-               ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-  """Runs every beta at once (vmap); returns the `beta_sweep` rows and the logged metrics
-  `{name: (num_betas, num_logs)}` (plus `step`)."""
+               ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], float]:
+  """Runs every beta at once (vmap); returns the `beta_sweep` rows, the logged metrics
+  `{name: (num_betas, num_logs)}` (plus `step`) and max |closed-form - Jacobian-form| of G1
+  and G2 at init and after training at the first beta."""
   betas = jnp.asarray(config.betas, jnp.float64)
   etas = config.eta_beta2 / betas ** 2
   run_all = jax.jit(functools.partial(track, alpha=config.alpha, num_steps=config.num_steps,
@@ -257,6 +258,16 @@ def beta_sweep(config: Config, params0: resnet.Params, x, y, x_test, y_test, knn
 
   knn_res0, knn_head0 = knn(params0)
   knn_res, knn_head = jax.vmap(knn)(final)
+
+  # Closed-form Gram matrices against the Jacobian form (jaxlab.ntk) at init and after training
+  # at the smallest beta (where G1 != 0).
+  trained = jax.tree.map(lambda v: v[0], final)
+  gram_error = max(
+      float(jnp.max(jnp.abs(c - j)))
+      for p in (params0, trained)
+      for c, j in zip(resnet.gram(p, x, alpha=config.alpha),
+                      jax.jit(functools.partial(resnet.gram_jacobian, x=x,
+                                                alpha=config.alpha))(p)))
 
   rows = []
   for i, beta in enumerate(config.betas):
@@ -287,7 +298,7 @@ def beta_sweep(config: Config, params0: resnet.Params, x, y, x_test, y_test, knn
         "kl_resnet_knn_init": float(knn_res0),
         "kl_resnet_knn": float(knn_res[i]),
     })
-  return rows, {"step": steps, **logged}
+  return rows, {"step": steps, **logged}, gram_error
 
 
 # P1-B: approach to the mean-field limit ---------------------------------------------------------
@@ -413,9 +424,10 @@ def generalisation_sweep(config: Config, key, x_test, y_test, sweep_dir: str
 
 # checks, plots, run ------------------------------------------------------------------------------
 
-def evaluate_checks(rows, limit, gen_slope) -> dict[str, dict[str, Any]]:
-  """Every check of spec section 5 (P1-A (i)-(iii), P1-B, P1-D)."""
-  out: dict[str, dict[str, Any]] = {}
+def evaluate_checks(rows, limit, gen_slope, gram_error) -> dict[str, dict[str, Any]]:
+  """Every check of spec section 5 (P1-A (i)-(iii), P1-B, P1-D) and the Gram closed forms."""
+  out: dict[str, dict[str, Any]] = {
+      "gram_closed_form_equals_jacobian": checks_lib.interval(gram_error, hi=1e-10)}
   for r in rows:
     b = f"{r['beta']:g}"
     out[f"gram_stability_beta_{b}"] = checks_lib.interval(
@@ -511,7 +523,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
   params0 = resnet.init(k_init, dim=config.dim, depth=config.depth, width=config.width,
                         head_width=config.head_width, dtype=jnp.float64)
   logging.info("beta sweep: betas %s, %d steps", config.betas, config.num_steps)
-  rows, logged = beta_sweep(config, params0, x, y, x_test, y_test, k_knn)
+  rows, logged, gram_error = beta_sweep(config, params0, x, y, x_test, y_test, k_knn)
   names = [k for k in logged if k != "step"]
   for j, step in enumerate(logged["step"]):
     for i, beta in enumerate(config.betas):
@@ -553,7 +565,8 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
       "gen_gap_slope": checks_lib.loglog_slope(gen_n, [r["gap"] for r in gen_rows]),
       "gen_proxy_slope": checks_lib.loglog_slope(gen_n, [r["proxy"] for r in gen_rows]),
   }
-  results["checks"] = evaluate_checks(rows, limit, results["gen_gap_slope"])
+  results["gram_closed_form_vs_jacobian_max_abs"] = gram_error
+  results["checks"] = evaluate_checks(rows, limit, results["gen_gap_slope"], gram_error)
   results["all_checks_pass"] = checks_lib.all_pass(results["checks"])
   results["wall_s"] = time.perf_counter() - t_start
   wd.write_results(results)
