@@ -53,7 +53,7 @@ class Config:
     dim: token dimension d.
     inits: initialisations of the NTK-at-init grid: lecun, he, ntk.
     ntk_widths: widths d_m of the NTK-at-init and attention study.
-    ntk_seeds: weight draws per grid point (one data set for all); values are averaged.
+    ntk_seeds: replicates per grid point (each its own data set and weights); averaged.
     gd_widths: widths of the GD-dynamics study (LeCun, tau0 = d_m^-1/2, gamma = 1/lambda_max).
     gd_steps: full-batch GD steps of the GD-dynamics study.
     log_every: steps between NTK evaluations in the GD-dynamics study.
@@ -127,16 +127,17 @@ def init_stats(params: transformer.Params, x, scale: transformer.Scaling) -> dic
 # P2-A / P2-B ----------------------------------------------------------------------------------
 
 def ntk_init_sweep(config: Config, key, sweep_dir: str) -> list[dict[str, Any]]:
-  """Rows `{"init", "tau0", "width", "lambda_min", "lambda_min_over_width", ...}`: one data
-  set for every width (a paired comparison across widths), `ntk_seeds` weight draws."""
-  k_data, k_weights = jax.random.split(key)
-  x, _ = sequences(k_data, config.num_sequences, config.seq_len, config.dim)
-  keys = jax.random.split(k_weights, config.ntk_seeds)
+  """Rows `{"init", "tau0", "width", "lambda_min", "lambda_min_over_width", ...}` averaged over
+  `ntk_seeds` replicates, each its own data set and weight draw; a replicate uses the same data
+  and weight key at every width (a paired comparison across widths)."""
+  replicates = [jax.random.split(k) for k in jax.random.split(key, config.ntk_seeds)]
+  data = [sequences(k_data, config.num_sequences, config.seq_len, config.dim)[0]
+          for k_data, _ in replicates]
 
   def point_fn(point):
     width = point["width"]
     per = {(s, t): [] for s in config.inits for t in transformer.TAU0}
-    for k_init in keys:
+    for x, (_, k_init) in zip(data, replicates):
       for scheme in config.inits:
         params = transformer.init(k_init, dim=config.dim, width=width, scheme=scheme,
                                   dtype=jnp.float64)
