@@ -2,6 +2,9 @@
 evaluation battery and the CO experiment (paper 9)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +17,8 @@ from jaxlab.adversarial import (attacks, catastrophic_overfitting, evaluation, l
                                 linearity, training)
 from jaxlab.config import ConfigError
 from jaxlab.training import loop, steps
+
+from conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +119,7 @@ def test_more_restarts_never_raise_pgd_accuracy_and_eps_does_not_recompile(digit
   assert attacks._iteration._cache_size() == size  # pylint: disable=protected-access
 
 
-# Local linearity -----------------------------------------------------------------------------------
+# Local linearity ----------------------------------------------------------------------------------
 def test_local_linearity_error_is_zero_for_an_affine_loss(x64):
   kx, kg, kt = jax.random.split(jax.random.key(0), 3)
   x = jax.random.normal(kx, (32, 4, 4, 1), jnp.float64)
@@ -148,7 +153,7 @@ def test_local_linearity_error_matches_the_quadratic_closed_form(x64, norm):
   assert float(attacks.lp_norm(x_a - x, norm).max()) <= 0.3 + 1e-12
 
 
-# ELLE-A's lambda -----------------------------------------------------------------------------------
+# ELLE-A's lambda ----------------------------------------------------------------------------------
 def _reference_elle_a(values, lam_max, decay=0.99, num_std=2.0, window=0):
   """The reference code's loop (numpy mean / population std of the history)."""
   lam, history, lams, triggers = 0.0, [], [], []
@@ -194,7 +199,7 @@ def test_lambda_state_statistics_are_the_history_mean_and_population_std(x64):
   np.testing.assert_allclose([mean, std], [np.mean(values), np.std(values)], rtol=1e-12)
 
 
-# The adversarial training step ---------------------------------------------------------------------
+# The adversarial training step --------------------------------------------------------------------
 @pytest.mark.parametrize("name", training.METHODS)
 def test_each_method_takes_exactly_one_optimizer_update_per_batch(digits, name):
   model = models.build("mlp", outputs=10, width=16, depth=1)
@@ -271,7 +276,7 @@ def test_stateless_train_state_is_backwards_compatible():
   assert state.loss_state is None and len(jax.tree_util.tree_leaves(state)) == 2
 
 
-# Evaluation ------------------------------------------------------------------------------------------
+# Evaluation ---------------------------------------------------------------------------------------
 def test_attacked_correct_pads_batches_exactly(digits):
   model = models.build("mlp", outputs=10, width=16, depth=1)
   params = models.init(model, jax.random.key(0), digits.train.x[:1])
@@ -352,3 +357,17 @@ def test_config_errors_name_the_field():
     catastrophic_overfitting.Config(eps=(0.0,))
   with pytest.raises(ConfigError, match="eps_warmup_epochs"):
     catastrophic_overfitting.Config(num_epochs=2, eps_warmup_epochs=3)
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--methods=fgsm,foo", "--methods: got 'foo', expected one of: fgsm, rs_fgsm, n_fgsm, pgd"),
+    ("--eps=0.3,abc", "--eps: expected a comma-separated list of float"),
+    ("--eps_warmup_epochs=30", "--eps_warmup_epochs: must be <= num_epochs (20), got 30"),
+])
+def test_cli_rejects_bad_flags_before_any_work(tmp_path, flag, message):
+  smoke = os.path.join(REPO, "experiments", "flags", "elle_smoke.flags")
+  proc = subprocess.run([sys.executable, "-m", "experiments.elle", f"--flagfile={smoke}", flag,
+                         f"--workdir={tmp_path / 'w'}"], cwd=REPO, capture_output=True,
+                        text=True, timeout=120, check=False)
+  assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
+  assert not (tmp_path / "w" / "results.json").exists()

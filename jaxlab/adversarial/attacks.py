@@ -34,6 +34,7 @@ keys never lower the attack's strength.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable, NamedTuple
 
 import flax.struct
@@ -108,9 +109,7 @@ def uniform_ball(key: jax.Array, shape: tuple[int, ...], eps, norm: str,
   dir_key, radius_key = jax.random.split(key)
   direction = jax.random.normal(dir_key, shape, dtype)
   direction = direction / jnp.maximum(_row_norm(direction), jnp.finfo(dtype).tiny)
-  d = 1
-  for s in shape[1:]:
-    d *= s
+  d = math.prod(shape[1:])
   radius = jax.random.uniform(radius_key, (shape[0],) + (1,) * (len(shape) - 1), dtype) ** (1 / d)
   return direction * radius * eps
 
@@ -195,9 +194,8 @@ def _keep(score: Score, best_score: Score, delta, best_delta):
   return new_score, jnp.where(mask, delta, best_delta)
 
 
-@functools.partial(jax.jit, static_argnames=("apply_fn", "loss"))
-def _start(apply_fn, params, x, y, key, step: AttackStep, loss):
-  del apply_fn, params, y, loss
+@jax.jit
+def _start(x, key, step: AttackStep):
   return step.init(key, x), Score(jnp.zeros(x.shape[:1], bool),
                                   jnp.full(x.shape[:1], -jnp.inf, x.dtype))
 
@@ -244,7 +242,7 @@ def perturb(apply_fn, params, x: jax.Array, y: jax.Array, key: jax.Array | None,
   """
   if steps < 0:
     raise ValueError(f"steps must be >= 0, got {steps}")
-  delta, best_score = _start(apply_fn, params, x, y, key, step, loss)
+  delta, best_score = _start(x, key, step)
   best = delta
   for _ in range(steps):
     delta, best_score, best = _iteration(apply_fn, params, x, y, step, delta, best_score, best,
