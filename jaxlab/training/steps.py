@@ -10,6 +10,14 @@
 A loss function has the signature `loss_fn(params, batch, key) -> (loss, aux)` where `aux` is a
 dict of scalar metrics; adversarial training and other methods plug in their own. The step key
 is `fold_in(key, state.step)`, so no key is ever reused across steps.
+
+A loss with state that changes every step (an adaptive regularisation weight, a running
+statistic) is *stateful*: `loss_fn(params, batch, key, loss_state) -> (loss, (aux,
+new_loss_state))`, built with `make_train_step(loss_fn, tx, stateful=True)`; the state rides in
+`TrainState.loss_state` (checkpointed with the rest) and is never differentiated.
+
+  state = TrainState.create(params, tx, loss_state=schedule.init())
+  train_step = make_train_step(stateful_loss_fn, tx, stateful=True)
 """
 
 from __future__ import annotations
@@ -25,15 +33,20 @@ LossFn = Callable[[Any, Batch, jax.Array], tuple[jax.Array, dict[str, jax.Array]
 
 
 class TrainState(NamedTuple):
-  """Everything that changes during training; a pytree (checkpointable as is)."""
+  """Everything that changes during training; a pytree (checkpointable as is).
+
+  `loss_state` is the state of a stateful loss (see the module docstring), None otherwise.
+  """
 
   step: jax.Array
   params: Any
   opt_state: Any
+  loss_state: Any = None
 
   @classmethod
-  def create(cls, params, tx: optax.GradientTransformation) -> "TrainState":
-    return cls(jnp.zeros((), jnp.int32), params, tx.init(params))
+  def create(cls, params, tx: optax.GradientTransformation, loss_state: Any = None
+             ) -> "TrainState":
+    return cls(jnp.zeros((), jnp.int32), params, tx.init(params), loss_state)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float | jax.Array = 0.0
@@ -62,21 +75,31 @@ def classification_loss(apply_fn: Callable[..., jax.Array], label_smoothing: flo
 
 
 def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, *, jit: bool = True,
-                    donate: bool = False):
+                    donate: bool = False, stateful: bool = False):
   """`train_step(state, batch, key) -> (state, metrics)`: one gradient step, one optimiser update.
 
   `metrics` holds 'loss', 'grad_norm' and the loss function's aux metrics (scalars, on device).
   With `donate=True` the input state's buffers are reused for the output (less memory on
   accelerators); the state passed in, and any array it shares, is then invalid.
+  With `stateful=True`, `loss_fn(params, batch, key, state.loss_state)` returns
+  `(loss, (aux, new_loss_state))` and the new state is stored in the returned `TrainState`
+  (gradients do not flow into it).
   """
 
   def train_step(state: TrainState, batch: Batch, key: jax.Array):
     step_key = jax.random.fold_in(key, state.step)
-    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch, step_key)
+    loss_state = state.loss_state
+    if stateful:
+      (loss, (aux, loss_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+          state.params, batch, step_key, loss_state)
+      loss_state = jax.lax.stop_gradient(loss_state)
+    else:
+      (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch,
+                                                                     step_key)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = dict(aux, loss=loss, grad_norm=optax.tree.norm(grads))
-    return TrainState(state.step + 1, params, opt_state), metrics
+    return TrainState(state.step + 1, params, opt_state, loss_state), metrics
 
   if not jit:
     return train_step

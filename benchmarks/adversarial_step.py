@@ -1,0 +1,66 @@
+"""Adversarial-training step time: FGSM, ELLE, ELLE-A, GradAlign and PGD-10 AT, each one jitted
+`training.make_train_step` on the same CNN and batch (digits at 32x32), measured in the same run.
+
+  python -m benchmarks.adversarial_step [--batch_size=128] [--repeats=100] [--quick]
+
+Targets (paper 9): ELLE <= 0.5x GradAlign; ELLE / FGSM near the analytic 2.5 (forward+backward
+passes on B inputs: FGSM 2, ELLE 2 + 3 = 5, GradAlign ~6 with double backprop, PGD-10 11).
+"""
+
+from __future__ import annotations
+
+import jax
+import optax
+from absl import app, flags
+
+from benchmarks.timing import median_time, print_table
+from jaxlab import data, models
+from jaxlab.adversarial import training
+
+flags.DEFINE_integer("batch_size", 128, "batch size")
+flags.DEFINE_integer("repeats", 100, "timed steps per method (median reported)")
+flags.DEFINE_integer("image_size", 32, "digits resized to this side")
+flags.DEFINE_integer("width", 32, "CNN width")
+flags.DEFINE_integer("depth", 1, "CNN conv layers")
+flags.DEFINE_float("eps", 0.3, "L-inf radius")
+flags.DEFINE_bool("quick", False, "10 timed steps per method (a smoke check of the script)")
+FLAGS = flags.FLAGS
+
+# (method, label, analytic cost in forward+backward passes on B inputs)
+CASES = (("fgsm", "FGSM", 2.0), ("elle", "ELLE", 5.0), ("elle_a", "ELLE-A", 5.0),
+         ("gradalign", "GradAlign", 6.0), ("pgd", "PGD-10", 11.0))
+
+
+def main(argv):
+  del argv
+  repeats = 10 if FLAGS.quick else FLAGS.repeats
+  ds = data.load("digits", image_size=FLAGS.image_size)
+  model = models.build("cnn", outputs=10, width=FLAGS.width, depth=FLAGS.depth)
+  batch = {"x": ds.train.x[:FLAGS.batch_size], "y": ds.train.y[:FLAGS.batch_size]}
+  params = models.init(model, jax.random.key(0), batch["x"])
+  tx = optax.sgd(0.01, momentum=0.9)
+  key = jax.random.key(1)
+  ms = {}
+  for name, label, _ in CASES:
+    m = training.method(name, FLAGS.eps, lam=1.0, steps=10 if name == "pgd" else 1)
+    state = training.init_state(params, tx, m)
+    step = training.make_train_step(model.apply, tx, m)
+    ms[name] = 1e3 * median_time(lambda: step(state, batch, key), warmup=3, repeats=repeats)
+  rows = [[label, cost, ms[name], ms[name] / ms["fgsm"], cost / 2.0]
+          for name, label, cost in CASES]
+  print(f"adversarial train step: CNN width {FLAGS.width} depth {FLAGS.depth} "
+        f"({models.num_params(params)} params), batch {FLAGS.batch_size} of "
+        f"{FLAGS.image_size}x{FLAGS.image_size}, median of {repeats} steps, device "
+        f"{jax.devices()[0].device_kind}")
+  print_table(["method", "analytic passes", "ms/step", "x FGSM (baseline)", "analytic x FGSM"],
+              rows)
+  print()
+  print_table(["ratio", "measured", "target"],
+              [["ELLE / FGSM", ms["elle"] / ms["fgsm"], "~2.5 (analytic)"],
+               ["ELLE / GradAlign", ms["elle"] / ms["gradalign"], "<= 0.5"],
+               ["GradAlign / ELLE", ms["gradalign"] / ms["elle"], ">= 2"],
+               ["PGD-10 / ELLE", ms["pgd"] / ms["elle"], "~2.2 (analytic)"]])
+
+
+if __name__ == "__main__":
+  app.run(main)

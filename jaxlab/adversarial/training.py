@@ -1,0 +1,211 @@
+"""Adversarial training as a loss function: one jitted train step, parameterised by the method.
+
+  from jaxlab.adversarial import training
+  method = training.method("elle_a", eps=0.3, lam=5000.0)
+  state = training.init_state(params, tx, method)                # TrainState(loss_state=...)
+  train_step = training.make_train_step(model.apply, tx, method)  # jitted
+  state, metrics = train_step(state, {"x": x, "y": y}, key)      # one optimiser update
+  metrics["adv_accuracy"], metrics["lin_err"], metrics["lam"]     # () each
+
+Every method is `loss(x_adv) + lam * R(x)` where x_adv comes from an `attacks.ascent_step` run
+for `steps` steps and R is an optional regulariser of local linearity:
+
+| method | attack start / step / projection | R | lam |
+|---|---|---|---|
+| fgsm | 0 / eps / - | - | - |
+| rs_fgsm | U(eps) / 1.25 eps / yes | - | - |
+| n_fgsm | U(2 eps) / eps / no | - | - |
+| pgd | U(eps) / eps/4, 10 steps / yes | - | - |
+| gradalign | as fgsm | 1 - cos(grad l(x), grad l(x + eta)) | constant |
+| elle | as fgsm | E_lin (linearity.local_linearity_error) | constant |
+| elle_a | as fgsm | E_lin | adaptive (lambda_schedule.adaptive) |
+| n_fgsm_elle_a | as n_fgsm | E_lin | adaptive |
+
+The loss is *stateful* (`jaxlab.training.steps`): the lambda schedule's state rides in
+`TrainState.loss_state` and is updated inside the jitted step from the regulariser's value, so
+a step is exactly one gradient evaluation and one optimiser update (the reference code steps
+its optimiser twice per batch; this does not). The attack and the regulariser draw fresh
+randomness from the step key, which `make_train_step` derives as `fold_in(key, step)`. The
+adversarial points are constants for the parameter gradient (no gradient through the attack).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxlab.adversarial import attacks, lambda_schedule, linearity
+from jaxlab.training import steps
+
+REGULARIZERS = ("none", "gradalign", "elle")
+
+# Preset methods: attack geometry in units of eps, regulariser and lambda schedule.
+_FGSM = dict(init_scale=0.0, step_scale=1.0, steps=1, project=False)
+_N_FGSM = dict(init_scale=2.0, step_scale=1.0, steps=1, project=False)
+PRESETS: dict[str, dict] = {
+    "fgsm": dict(_FGSM),
+    "rs_fgsm": dict(init_scale=1.0, step_scale=1.25, steps=1, project=True),
+    "n_fgsm": dict(_N_FGSM),
+    "pgd": dict(init_scale=1.0, step_scale=0.25, steps=10, project=True),
+    "gradalign": dict(_FGSM, regularizer="gradalign"),
+    "elle": dict(_FGSM, regularizer="elle"),
+    "elle_a": dict(_FGSM, regularizer="elle", adaptive=True),
+    "n_fgsm_elle_a": dict(_N_FGSM, regularizer="elle", adaptive=True),
+}
+METHODS = tuple(PRESETS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """An adversarial-training method (see the module docstring's table).
+
+  Attributes:
+    name: a label (a preset name for `method(...)`).
+    eps: radius of the training ball.
+    norm: 'linf' or 'l2'.
+    init_scale: radius of the uniform random start, in units of eps (0 = zero start).
+    step_scale: attack step size in units of eps.
+    steps: attack steps (1 = single-step methods).
+    project: project the perturbation onto the eps-ball after each step.
+    box: clip training points (attack points and ELLE triplets) to this data range; None keeps
+      them unclipped, as the reference CIFAR code.
+    regularizer: 'none', 'gradalign' or 'elle'.
+    lam: regulariser weight; lambda_max for an adaptive schedule.
+    adaptive: ELLE-A's adaptive lambda instead of a constant one.
+    decay, num_std, window: the adaptive schedule's decay, threshold (in std of the history)
+      and history window (0 = whole run).
+    eps_warmup_steps: ramp the radius linearly from eps / eps_warmup_steps to eps over this
+      many steps (0 = full eps from the start; the reference SVHN protocol ramps over 5 epochs).
+  """
+
+  name: str
+  eps: float
+  norm: str = "linf"
+  init_scale: float = 0.0
+  step_scale: float = 1.0
+  steps: int = 1
+  project: bool = False
+  box: tuple[float, float] | None = None
+  regularizer: str = "none"
+  lam: float = 0.0
+  adaptive: bool = False
+  decay: float = 0.99
+  num_std: float = 2.0
+  window: int = 0
+  eps_warmup_steps: int = 0
+
+  def __post_init__(self):
+    attacks.check_norm(self.norm)
+    if self.regularizer not in REGULARIZERS:
+      raise ValueError(f"unknown regularizer {self.regularizer!r}; valid: "
+                       f"{', '.join(REGULARIZERS)}")
+    if self.eps < 0 or self.steps < 0 or self.init_scale < 0 or self.step_scale < 0:
+      raise ValueError(f"method {self.name}: eps, steps, init_scale and step_scale must be "
+                       f">= 0, got {self.eps}, {self.steps}, {self.init_scale}, "
+                       f"{self.step_scale}")
+    if self.eps_warmup_steps < 0:
+      raise ValueError(f"method {self.name}: eps_warmup_steps must be >= 0, got "
+                       f"{self.eps_warmup_steps}")
+    if self.lam < 0:
+      raise ValueError(f"method {self.name}: lam must be >= 0, got {self.lam}")
+    if self.adaptive and self.regularizer == "none":
+      raise ValueError(f"method {self.name}: an adaptive lambda needs a regularizer")
+
+
+def method(name: str, eps: float, **overrides) -> Method:
+  """The preset `name` (one of `METHODS`) at radius `eps`, with fields overridden."""
+  if name not in PRESETS:
+    raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
+  return Method(name=name, eps=eps, **{**PRESETS[name], **overrides})
+
+
+class ATState(NamedTuple):
+  """The state of an adversarial-training loss (`TrainState.loss_state`).
+
+  Attributes:
+    step: `()` int32, steps taken (drives the eps warm-up).
+    lam: the `lambda_schedule.LambdaState` of the regulariser weight.
+  """
+
+  step: jax.Array
+  lam: lambda_schedule.LambdaState
+
+
+def schedule(m: Method) -> lambda_schedule.LambdaSchedule:
+  """The lambda schedule of `m` (constant unless `m.adaptive`)."""
+  if m.adaptive:
+    return lambda_schedule.adaptive(m.lam, decay=m.decay, num_std=m.num_std, window=m.window)
+  return lambda_schedule.constant(m.lam)
+
+
+def radius(m: Method, step: jax.Array) -> jax.Array:
+  """The training radius `()` at `step`: eps * min(1, (step + 1) / eps_warmup_steps)."""
+  if not m.eps_warmup_steps:
+    return jnp.asarray(m.eps)
+  return m.eps * jnp.minimum(1.0, (step + 1) / m.eps_warmup_steps)
+
+
+def attack_step(m: Method, eps=None) -> attacks.AttackStep:
+  """The training attack of `m` (at radius `eps`, default `m.eps`) as an `AttackStep`."""
+  eps = m.eps if eps is None else eps
+  return attacks.ascent_step(eps, m.step_scale * eps, norm=m.norm, init_scale=m.init_scale,
+                             project_to_ball=m.project, box=m.box)
+
+
+def adversarial_loss(apply_fn, m: Method, loss=steps.cross_entropy):
+  """The stateful loss `loss_fn(params, batch, key, at_state) -> (loss, (aux, at_state))` of
+  method `m` for `make_train_step(..., stateful=True)` (`at_state`: an `ATState`).
+
+  aux: 'adv_loss' and 'adv_accuracy' on the training points, 'eps' (the radius of this step),
+  'lam' (the weight used in this step), and 'lin_err' (E_lin) or 'grad_cos' (GradAlign
+  cosine) with their regularisers, plus 'lam_triggered' for ELLE-A.
+  """
+  sched = schedule(m)
+
+  def loss_fn(params, batch, key, at_state: ATState):
+    x, y = batch["x"], batch["y"]
+    eps = radius(m, at_state.step)
+    attack_key, reg_key = jax.random.split(key)
+    delta, _ = attacks.perturb(apply_fn, params, x, y, attack_key, attack_step(m, eps), m.steps,
+                               loss=loss)
+    logits = apply_fn(params, x + delta)
+    adv_loss = jnp.mean(loss(logits, y))
+    lam_state = at_state.lam
+    aux = {"adv_loss": adv_loss, "adv_accuracy": jnp.mean(jnp.argmax(logits, -1) == y),
+           "eps": eps, "lam": lam_state.lam}
+    total = adv_loss
+    if m.regularizer != "none":
+      example_loss = linearity.example_losses(apply_fn, params, loss)
+      if m.regularizer == "elle":
+        reg, _ = linearity.local_linearity_error(example_loss, x, y, reg_key, eps, norm=m.norm,
+                                                 box=m.box)
+        aux["lin_err"] = reg
+      else:
+        cos, _ = linearity.gradient_alignment(example_loss, x, y, reg_key, eps, norm=m.norm,
+                                              box=m.box)
+        reg = 1.0 - cos
+        aux["grad_cos"] = cos
+      total = total + lam_state.lam * reg
+      lam_state = sched.update(jax.lax.stop_gradient(reg), lam_state)
+      if m.adaptive:
+        aux["lam_triggered"] = lam_state.triggered.astype(adv_loss.dtype)
+    return total, (aux, ATState(at_state.step + 1, lam_state))
+
+  return loss_fn
+
+
+def init_state(params, tx: optax.GradientTransformation, m: Method) -> steps.TrainState:
+  """A fresh `TrainState` whose `loss_state` is the initial `ATState` of `m`."""
+  return steps.TrainState.create(
+      params, tx, loss_state=ATState(jnp.zeros((), jnp.int32), schedule(m).init()))
+
+
+def make_train_step(apply_fn, tx: optax.GradientTransformation, m: Method, *,
+                    loss=steps.cross_entropy, jit: bool = True):
+  """`train_step(state, batch, key) -> (state, metrics)` of method `m`: the foundation's
+  `steps.make_train_step` on `adversarial_loss` (one gradient, one optimiser update)."""
+  return steps.make_train_step(adversarial_loss(apply_fn, m, loss), tx, jit=jit, stateful=True)
