@@ -68,7 +68,6 @@ def operator_coefficients(u_coef: jax.Array, rho: float) -> jax.Array:
   return u_coef * a[:, None]
 
 
-@functools.partial(jax.jit, static_argnames=("n", "b", "design", "num_noise", "chunk"))
 def simulate(key: jax.Array, n: int, *, b: int, design: str, lams: jax.Array,
              targets: jax.Array, weights: jax.Array, num_noise: int, noise_std: float = 1.0,
              chunk: int = 1024) -> Simulation:
@@ -89,8 +88,22 @@ def simulate(key: jax.Array, n: int, *, b: int, design: str, lams: jax.Array,
     noise_std: sigma.
     chunk: modes per chunk of the coefficient sums.
   """
+  if int(b) != b or not 1 <= b <= torus.MAX_ORDER:
+    raise ValueError(f"b must be an integer in 1..{torus.MAX_ORDER}, got {b}")
+  if design not in torus.DESIGNS:
+    raise ValueError(f"design must be one of {torus.DESIGNS}, got {design!r}")
+  dtype = targets.dtype
+  return _simulate(key, jnp.asarray(int(b)), jnp.asarray(design == "jittered"),
+                   jnp.asarray(noise_std, dtype), jnp.asarray(lams, dtype), targets, weights,
+                   n=n, num_noise=num_noise, chunk=chunk)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "num_noise", "chunk"))
+def _simulate(key, b, jittered, noise_std, lams, targets, weights, *, n, num_noise, chunk):
+  """`simulate` with b and the design type traced: one compilation per shape serves every
+  inductive bias and design."""
+  x, noise = _draw(key, n, jittered, num_noise, noise_std, targets.dtype)
   modes = targets.shape[1] - 1
-  x, noise = design_and_noise(key, n, design, num_noise, noise_std, targets.dtype)
   p = ridge.path(torus.sobolev_gram(x, order=b))
   if targets.shape[0]:
     y0 = jax.vmap(lambda t: torus.synthesize(x, t, chunk=chunk))(targets).T      # (n, T)
@@ -103,7 +116,7 @@ def simulate(key: jax.Array, n: int, *, b: int, design: str, lams: jax.Array,
   cols = jnp.moveaxis(alpha, 0, 1).reshape(n, -1)                                 # (n, L (T + J))
   index = jnp.tile(jnp.where(jnp.arange(num_targets + num_noise) < num_targets,
                              jnp.arange(num_targets + num_noise), -1), num_lams)
-  errs = torus.weighted_errors(x, cols, kernel_eigenvalues(modes, b, targets.dtype), targets,
+  errs = torus.weighted_errors(x, cols, kernel_eigenvalues(modes, b, x.dtype), targets,
                                index, weights, chunk=chunk)
   errs = errs.reshape(weights.shape[0], num_lams, num_targets + num_noise)
   cond, ill = ridge.conditioning(p, lams)
@@ -115,9 +128,19 @@ def simulate(key: jax.Array, n: int, *, b: int, design: str, lams: jax.Array,
 def design_and_noise(key: jax.Array, n: int, design: str, num_noise: int, noise_std: float,
                      dtype=None) -> tuple[jax.Array, jax.Array]:
   """The design `(n,)` and noise columns `(n, num_noise)` that `simulate` draws from `key`."""
+  if design not in torus.DESIGNS:
+    raise ValueError(f"design must be one of {torus.DESIGNS}, got {design!r}")
+  dtype = dtype or jnp.result_type(float)
+  return _draw(key, n, jnp.asarray(design == "jittered"), num_noise,
+               jnp.asarray(noise_std, dtype), dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 3, 5))
+def _draw(key, n, jittered, num_noise, noise_std, dtype):
   k_design, k_noise = jax.random.split(key)
-  x = torus.design(k_design, n, design, dtype=dtype)
-  return x, noise_std * jax.random.normal(k_noise, (n, num_noise), x.dtype)
+  x = jnp.where(jittered, torus.design(k_design, n, "jittered", dtype),
+                torus.design(k_design, n, "iid", dtype))
+  return x, noise_std * jax.random.normal(k_noise, (n, num_noise), dtype)
 
 
 def deterministic_equivalent(n: int, *, b: float, rho: float, gamma: float, v_star: jax.Array,
@@ -139,6 +162,7 @@ def estimate(x: jax.Array, y: jax.Array, lam, *, b: int, rho: float, modes: int)
   return scale[:, None] * torus.analyze(x, alpha, modes)
 
 
+@functools.partial(jax.jit, static_argnames=("b", "rho"))
 def kernel_path_l2(x: jax.Array, y: jax.Array, lams: jax.Array, *, b: int, rho: float,
                    u_grid: jax.Array) -> jax.Array:
   """The same estimator through kernel matrices only: predictions of u at a uniform grid of G

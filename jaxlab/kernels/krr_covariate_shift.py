@@ -20,6 +20,7 @@ Studies (`Config.studies`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Any
 
@@ -159,6 +160,12 @@ class _Study:
     self.step += 1
 
 
+def _flip(nlams, var_iw, var_krr):
+  """The smallest grid n lambda > 0 with Var_IW > Var_KRR (beyond rounding), or None."""
+  return next((float(nl) for nl, a, b in zip(nlams, var_iw, var_krr)
+               if nl > 0 and a > b * (1 + 1e-9)), None)
+
+
 def _linearization(st: _Study):
   c = st.config
   values = {k: np.zeros((len(c.ds_linearization), c.seeds_linearization))
@@ -200,51 +207,62 @@ def _linearization(st: _Study):
   st.figures["linearization"] = (values, fits)
 
 
+@functools.partial(jax.jit, static_argnames=("h",))
+def _identity_deviations(data: cs.Data, data_mu0: cs.Data, y: jax.Array, h: cs.InnerProductFn,
+                         nlams: jax.Array, noise_std) -> dict[str, jax.Array]:
+  """Max relative deviations of the three E2.2 identities on one design."""
+  def rel(a, b):
+    return jnp.max(jnp.abs(a - b) / jnp.maximum(jnp.abs(b), jnp.finfo(b.dtype).tiny))
+
+  n, d = data.x.shape
+  lams = nlams / n
+  k = cs.kernel(h)
+  gram, k_test = k(data.x), k(data.x_test, data.x)
+  p_krr, p_iw = ridge.path(gram), ridge.path(gram, data.w)
+  # (i) lambda = 0: predictions, bias and variance identical.
+  pk = ridge.predictions(p_krr, k_test, y, lams[:1])
+  pw = ridge.predictions(p_iw, k_test, y, lams[:1])
+  bk = ridge.bias_variance(p_krr, k_test, data.f_train, data.f_test, noise_std**2, lams[:1])
+  bw = ridge.bias_variance(p_iw, k_test, data.f_train, data.f_test, noise_std**2, lams[:1])
+  zero = jnp.max(jnp.stack([rel(pw, pk), rel(bw.bias2, bk.bias2),
+                            rel(bw.variance, bk.variance)]))
+  # (ii) mu = 0: w = 1, IW-KRR = KRR at every lambda.
+  ev = cs.evaluate(data_mu0, h, nlams, noise_std)
+  mu0 = jnp.maximum(rel(ev["iw"].bias2, ev["krr"].bias2),
+                    rel(ev["iw"].variance, ev["krr"].variance))
+  # (iii) linearised IW-KRR with the training constant = weighted ridge on phi with omega.
+  const = cs.train_constant(h, d)
+  k_lin = cs.linearized_gram(data.x, h, "empirical")
+  k_lin_test = cs.linearized_test_kernel(data.x_test, data.x, h, const)
+  pred_lin = ridge.predictions(ridge.path(k_lin, data.w), k_lin_test, y, lams)
+  gamma = jnp.diag(k_lin) - const - h.h1 * jnp.sum(data.x**2, 1) / d
+  phi, phi_test = cs.features(data.x, h, const), cs.features(data.x_test, h, const)
+  pred_wr = jax.vmap(lambda nl: cs.weighted_ridge_features(
+      phi, y, cs.weighted_ridge_weights(data.w, gamma, nl), phi_test))(nlams)
+  return {"zero": zero, "mu0": mu0, "lin": rel(pred_lin, pred_wr)}
+
+
 def _identities(st: _Study):
   c = st.config
-  dev_zero, dev_mu0, dev_lin = [], [], []
-  nlams = jnp.asarray(c.nlams)
+  devs = {"zero": [], "mu0": [], "lin": []}
   for d in c.ds:
     data = st.data(2, d, 0)
-    n = data.x.shape[0]
-    lams = nlams / n
-    noise = c.noise_std * jax.random.normal(jax.random.fold_in(st.key, d), (n,), jnp.float64)
-    y = data.f_train + noise
-    k = cs.kernel(st.h)
-    gram, k_test = k(data.x), k(data.x_test, data.x)
-    p_krr, p_iw = ridge.path(gram), ridge.path(gram, data.w)
-    # (i) lambda = 0: predictions, bias and variance identical.
-    pk = ridge.predictions(p_krr, k_test, y, lams[:1])
-    pw = ridge.predictions(p_iw, k_test, y, lams[:1])
-    bk = ridge.bias_variance(p_krr, k_test, data.f_train, data.f_test, c.noise_std**2, lams[:1])
-    bw = ridge.bias_variance(p_iw, k_test, data.f_train, data.f_test, c.noise_std**2, lams[:1])
-    dev_zero.append(max(gates.max_relative_difference(pw, pk),
-                        gates.max_relative_difference(bw.bias2, bk.bias2),
-                        gates.max_relative_difference(bw.variance, bk.variance)))
-    # (ii) mu = 0: w = 1, IW-KRR = KRR at every lambda.
-    d0 = st.data(2, d, 0, mu=0.0)
-    ev = cs.evaluate(d0, st.h, nlams, c.noise_std)
-    dev_mu0.append(max(gates.max_relative_difference(ev["iw"].bias2, ev["krr"].bias2),
-                       gates.max_relative_difference(ev["iw"].variance, ev["krr"].variance)))
-    # (iii) linearised IW-KRR with the training constant = weighted ridge on phi with omega.
-    const = cs.train_constant(st.h, d)
-    k_lin = cs.linearized_gram(data.x, st.h, "empirical")
-    k_lin_test = cs.linearized_test_kernel(data.x_test, data.x, st.h, const)
-    p_lin = ridge.path(k_lin, data.w)
-    pred_lin = ridge.predictions(p_lin, k_lin_test, y, lams)
-    gamma = jnp.diag(k_lin) - const - st.h.h1 * jnp.sum(data.x**2, 1) / d
-    phi, phi_test = cs.features(data.x, st.h, const), cs.features(data.x_test, st.h, const)
-    pred_wr = jnp.stack([cs.weighted_ridge_features(
-        phi, y, cs.weighted_ridge_weights(data.w, gamma, nl), phi_test) for nl in nlams])
-    dev_lin.append(gates.max_relative_difference(pred_lin, pred_wr))
-    st.log({"study": "E2.2", "d": d, "iw_equals_krr_at_0": dev_zero[-1],
-            "mu0_iw_equals_krr": dev_mu0[-1], "linearized_iw_equals_weighted_ridge": dev_lin[-1]})
-  for name, devs in (("E2.2 IW-KRR = KRR at lambda = 0 (predictions, bias, variance)", dev_zero),
-                     ("E2.2 mu = 0: IW-KRR = KRR at every lambda (bias, variance)", dev_mu0),
-                     ("E2.2 linearised IW-KRR = weighted ridge on phi with omega_i "
-                      "(predictions, every lambda)", dev_lin)):
-    st.check(f"{name}: max rel. diff. over d in {list(c.ds)}", float(max(devs)), "<= 1e-8",
-             max(devs) <= 1e-8, per_d=dict(zip(map(str, c.ds), devs)))
+    noise = c.noise_std * jax.random.normal(jax.random.fold_in(st.key, d), data.f_train.shape,
+                                            jnp.float64)
+    out = jax.device_get(_identity_deviations(data, st.data(2, d, 0, mu=0.0),
+                                              data.f_train + noise, st.h,
+                                              jnp.asarray(c.nlams), c.noise_std))
+    for k in devs:
+      devs[k].append(float(out[k]))
+    st.log({"study": "E2.2", "d": d, "iw_equals_krr_at_0": devs["zero"][-1],
+            "mu0_iw_equals_krr": devs["mu0"][-1],
+            "linearized_iw_equals_weighted_ridge": devs["lin"][-1]})
+  for key, name in (("zero", "E2.2 IW-KRR = KRR at lambda = 0 (predictions, bias, variance)"),
+                    ("mu0", "E2.2 mu = 0: IW-KRR = KRR at every lambda (bias, variance)"),
+                    ("lin", "E2.2 linearised IW-KRR = weighted ridge on phi with omega_i "
+                     "(predictions, every lambda)")):
+    st.check(f"{name}: max rel. diff. over d in {list(c.ds)}", float(max(devs[key])),
+             "<= 1e-8", max(devs[key]) <= 1e-8, per_d=dict(zip(map(str, c.ds), devs[key])))
 
 
 def _bias_variance(st: _Study):
@@ -287,7 +305,7 @@ def _bias_variance(st: _Study):
     st.check(f"E2.3b bias ordering (d = {d}): Bias_IW < Bias_KRR for n lam > 0 and the gap at "
              "the largest n lam exceeds the gap at the smallest positive one",
              {"gap": gap.tolist()}, "gap > 0, gap[-1] > gap[first positive]", ok_b)
-    flip = next((float(nl) for nl, a, b in zip(nlams, vw, vk) if nl > 0 and a > b), None)
+    flip = _flip(nlams, vw, vk)
     st.observations[f"E2.3 variance flip (smallest n lam with Var_IW > Var_KRR), d = {d}"] = flip
     if surrogate:
       devs = {}
@@ -329,7 +347,7 @@ def _exploration(st: _Study):
       if mu == 0:
         dev_mu0.append(max(gates.max_relative_difference(ev["iw"].bias2, ev["krr"].bias2),
                            gates.max_relative_difference(vw, vk)))
-      flip = next((float(nl) for nl, a, b in zip(c.nlams, vw, vk) if nl > 0 and a > b), None)
+      flip = _flip(c.nlams, vw, vk)
       flips[(mu, ratio)] = flip
       for j, nl in enumerate(c.nlams):
         for name in ("krr", "iw"):
@@ -348,7 +366,7 @@ def _exploration(st: _Study):
     data = st.data(4, c.explore_d, 1, mu=1.0, n_over_d=2.0)
     ev = jax.device_get(evaluate(data, h, nlams, c.noise_std))
     vk, vw = ev["krr"].variance, ev["iw"].variance
-    flip = next((float(nl) for nl, a, b in zip(c.nlams, vw, vk) if nl > 0 and a > b), None)
+    flip = _flip(c.nlams, vw, vk)
     by_h[name] = {"gamma_imp": h.gamma_imp, "flip_nlam": flip,
                   "var_ratio_iw_krr": (vw / vk).tolist()}
   st.observations["E2.4 variance flip against gamma_imp (mu = 1, n/d = 2)"] = by_h

@@ -75,6 +75,7 @@ class Config:
     saturation_designs: designs of E1.4.
     saturation_design: design of the gated E1.4 slopes, jittered or iid (iid designs add an
       aliasing floor at small lambda that flattens the b = 1 slopes; both are measured).
+    aliasing_designs: iid designs averaged for the aliasing-dominated E1.4 row.
     bias_variance_n: n of the bias-variance figure (E1.6).
     bias_variance_designs: designs of E1.6.
     r_s: target smoothness of E1.3 and E1.6.
@@ -102,6 +103,7 @@ class Config:
   saturation_num_lams: int = 9
   saturation_designs: int = 2
   saturation_design: str = "jittered"
+  aliasing_designs: int = 8
   bias_variance_n: int = 1024
   bias_variance_designs: int = 2
   r_s: float = 1.5
@@ -120,6 +122,7 @@ class Config:
               f"needs >= 3 increasing sample sizes >= 8 (a slope is fitted), got {v}")
     for name in ("num_designs", "num_designs_independence", "num_noise", "num_lams",
                  "saturation_designs", "bias_variance_designs", "num_bootstrap",
+                 "aliasing_designs",
                  "saturation_num_lams"):
       require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
     require(self.num_lams >= 3, "num_lams", f"must be >= 3, got {self.num_lams}")
@@ -396,6 +399,15 @@ def _saturation(st: _Study):
                     lams=lams, targets=targets, weights=weights, num_noise=0, noise_std=0.0,
                     tag={"noise_free": True})
       measured[(b, design)] = res["bias2"][0]                         # (D, T, W, L)
+  # The aliasing of a rough target is heavy-tailed over designs (single-design ratios to the
+  # DE range over 0.1..3): the DE predicts the design mean, so that row uses more designs.
+  (b_a, rho_a, rs_a, _, _), = [row for row in SATURATION_ROWS if row[3] is None]
+  t_a = pairs.index((rho_a, rs_a))
+  res = st.grid("saturation_aliasing", (c.saturation_n,), c.aliasing_designs, b=b_a,
+                design="iid", lams=lams, targets=targets[t_a:t_a + 1],
+                weights=weights[rhos.index(rho_a):rhos.index(rho_a) + 1], num_noise=0,
+                noise_std=0.0, tag={"noise_free": True, "rho": rho_a, "r_s": rs_a})
+  aliasing = res["bias2"][0, :, 0, 0]                                 # (D, L)
   panel = []
   for b, rho, r_s, predicted, tol in SATURATION_ROWS:
     t, w = pairs.index((rho, r_s)), rhos.index(rho)
@@ -424,11 +436,14 @@ def _saturation(st: _Study):
           st.check("E1.4 threshold (1, 2, 0, 3.5): slope closer to 2 ([D]) than 3.5 ([S])",
                    fit.slope, "closer to 2.0 than to 3.5", closer)
       else:
-        ratio = bias2.mean(0) / np.asarray(de.bias2)
+        ratio = aliasing.mean(0) / np.asarray(de.bias2)
         dev = float(np.max(np.maximum(ratio, 1.0 / ratio)))
-        st.check(f"E1.4 aliasing-dominated {label}, iid design: measured / DE bias within a "
-                 "factor", dev, f"<= {1.35 * c.level_tol_scale:g}",
-                 dev <= 1.35 * c.level_tol_scale, ratios=ratio.tolist(), slope=fit.slope)
+        st.check(f"E1.4 aliasing-dominated {label}, iid design, mean of {c.aliasing_designs} "
+                 "designs: measured / DE bias within a factor", dev,
+                 f"<= {1.35 * c.level_tol_scale:g}", dev <= 1.35 * c.level_tol_scale,
+                 ratios=ratio.tolist(), slope=st.fit(lams, aliasing.T).slope,
+                 single_design_ratio_range=[float((aliasing / de.bias2).min()),
+                                            float((aliasing / de.bias2).max())])
   st.figures["saturation"] = panel
 
 

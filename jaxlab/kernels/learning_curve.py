@@ -93,8 +93,9 @@ def fit_slope(x: Sequence[float], values: np.ndarray, *, key: jax.Array,
   num_points, num_designs = values.shape
   if num_designs == 1:
     return Slope(float(slope), float(intercept), float(slope), float(slope))
-  idx = np.asarray(jax.random.randint(key, (num_bootstrap, num_points, num_designs), 0,
-                                      num_designs))
+  # Host-side resampling (a numpy generator seeded by the key): no compilation per shape.
+  rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+  idx = rng.integers(0, num_designs, (num_bootstrap, num_points, num_designs))
   boot = np.take_along_axis(values[None], idx, axis=2).mean(-1)        # (B, N)
   slopes, _ = _lstsq_slope(log_x, np.log(boot))
   alpha = (1.0 - level) / 2.0

@@ -23,12 +23,12 @@ approximate Q), with the phase k x reduced mod 1 before the trigonometric functi
 
 from __future__ import annotations
 
+import fractions
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.special
 
 DESIGNS = ("iid", "jittered")
 
@@ -50,34 +50,70 @@ def flatten(coef: jax.Array) -> jax.Array:
   return jnp.concatenate([coef[:1, 0], coef[1:].reshape((-1,) + coef.shape[2:])])
 
 
-def bernoulli_polynomial(degree: int, t: jax.Array) -> jax.Array:
-  """B_degree(t) for even `degree`, evaluated as a polynomial in (t - 1/2)^2:
-  B_n(1/2 + u) = sum_j C(n, j) B_j(1/2) u^{n - j} with B_j(1/2) = (2^{1-j} - 1) B_j, which
-  vanishes for odd j. Exactly symmetric under t -> 1 - t, and |u| <= 1/2 keeps the cancellation
-  small."""
-  if degree % 2:
-    raise ValueError(f"only even degrees are implemented, got {degree}")
-  numbers = scipy.special.bernoulli(degree)  # B_0..B_degree
-  coeffs = [math.comb(degree, j) * (2.0 ** (1 - j) - 1.0) * float(numbers[j])
-            for j in range(0, degree + 1, 2)]  # of u^degree, u^(degree-2), ..., u^0
-  v = (t - 0.5) ** 2
-  out = jnp.full_like(t, coeffs[0])
-  for c in coeffs[1:]:
-    out = out * v + c
+def bernoulli_numbers(n: int) -> list[fractions.Fraction]:
+  """B_0..B_n exactly (B_1 = -1/2), by the Akiyama-Tanigawa algorithm in rationals
+  (scipy.special.bernoulli is off by ~1e-13 already at B_4)."""
+  out, a = [], []
+  for m in range(n + 1):
+    a.append(fractions.Fraction(1, m + 1))
+    for j in range(m, 0, -1):
+      a[j - 1] = j * (a[j - 1] - a[j])
+    out.append(a[0])
+  if n >= 1:
+    out[1] = -out[1]  # the algorithm gives B_1 = +1/2
   return out
 
 
-def sobolev_gram(x1: jax.Array, x2: jax.Array | None = None, *, order: int = 1) -> jax.Array:
+def bernoulli_polynomial(degree: int, t: jax.Array) -> jax.Array:
+  """B_degree(t) = sum_j C(degree, j) B_j t^{degree - j} (B_1 = -1/2), by Horner's rule."""
+  return _horner(_bernoulli_coefficients(degree), t)
+
+
+def _bernoulli_coefficients(degree: int) -> list[float]:
+  numbers = bernoulli_numbers(degree)
+  return [float(math.comb(degree, j) * numbers[j]) for j in range(degree + 1)]
+
+
+def _horner(coeffs, t):
+  out = jnp.zeros_like(t)
+  for c in coeffs:
+    out = out * t + c
+  return out
+
+
+MAX_ORDER = 6
+
+
+def _gram_table() -> np.ndarray:
+  """Row b - 1: coefficients (highest degree first, zero-padded to degree 2 MAX_ORDER) of
+  K_b(t) - 1 = (-1)^{b+1} (2 pi)^{2b} B_{2b}(t) / (2b)!."""
+  table = np.zeros((MAX_ORDER, 2 * MAX_ORDER + 1))
+  for b in range(1, MAX_ORDER + 1):
+    scale = (-1.0) ** (b + 1) * (2.0 * math.pi) ** (2 * b) / math.factorial(2 * b)
+    table[b - 1, 2 * (MAX_ORDER - b):] = [scale * c for c in _bernoulli_coefficients(2 * b)]
+  return table
+
+
+_GRAM_TABLE = _gram_table()
+
+
+def sobolev_gram(x1: jax.Array, x2: jax.Array | None = None, *, order=1) -> jax.Array:
   """Exact Gram `(n1, n2)` of the periodic Sobolev kernel with eigenvalues k^{-2 order}
-  (1 at k = 0) at points `x1 (n1,)`, `x2 (n2,)` in [0, 1); `order` an integer >= 1."""
-  if int(order) != order or order < 1:
-    raise ValueError(f"the closed-form torus Gram needs an integer order >= 1, got {order}")
-  order = int(order)
+  (1 at k = 0) at points `x1 (n1,)`, `x2 (n2,)` in [0, 1).
+
+  `order` is an integer in 1..MAX_ORDER; it may be a traced integer inside `jit` (then it is
+  not checked), so one compiled function serves every order."""
+  if isinstance(order, (int, float, np.integer, np.floating)):
+    if int(order) != order or not 1 <= order <= MAX_ORDER:
+      raise ValueError(f"the closed-form torus Gram needs an integer order in 1..{MAX_ORDER}, "
+                       f"got {order}")
+    order = int(order)
   same = x2 is None
   x2 = x1 if same else x2
   t = jnp.mod(x1[:, None] - x2[None, :], 1.0)
-  scale = (-1.0) ** (order + 1) * (2.0 * math.pi) ** (2 * order) / math.factorial(2 * order)
-  k = 1.0 + scale * bernoulli_polynomial(2 * order, t)
+  t = jnp.minimum(t, 1.0 - t)  # B_2m(t) = B_2m(1 - t): exact symmetry, accurate near t = 0
+  coeffs = jnp.asarray(_GRAM_TABLE, t.dtype)[jnp.asarray(order) - 1]
+  k = 1.0 + _horner([coeffs[i] for i in range(coeffs.shape[0])], t)
   return 0.5 * (k + k.T) if same else k
 
 
