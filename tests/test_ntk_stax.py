@@ -1,0 +1,278 @@
+"""Infinite-width `stax` kernels: neural-tangents 0.6.5 reference values (float64, 1e-6
+relative; recorded by tests/data/make_nt_reference.py in a separate environment), closed forms
+(arc-cosine, arcsine), Monte Carlo convergence, layouts, composition and errors."""
+
+import importlib.util
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxlab import ntk
+from jaxlab.ntk import stax
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def _architectures():
+  spec = importlib.util.spec_from_file_location("nt_architectures",
+                                                os.path.join(DATA, "nt_architectures.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.ARCHITECTURES
+
+
+ARCHITECTURES = _architectures()
+REFERENCE = dict(np.load(os.path.join(DATA, "nt_reference.npz")))
+
+
+def _fields(kernel, prefix, names):
+  kernels = kernel if isinstance(kernel, (list, tuple)) else [kernel]
+  out = {}
+  for i, k in enumerate(kernels):
+    tag = prefix if len(kernels) == 1 else f"{prefix}[{i}]"
+    out.update({f"{tag}/{f}": getattr(k, f) for f in names if getattr(k, f) is not None})
+  return out
+
+
+def _inputs(kind):
+  return REFERENCE[f"inputs/{kind}/0"], REFERENCE[f"inputs/{kind}/1"]
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_kernels_match_neural_tangents(x64, name):
+  kind, build = ARCHITECTURES[name]
+  _, _, kernel_fn = build(stax)
+  x1, x2 = _inputs(kind)
+  got = _fields(kernel_fn(x1, x2), f"{name}/x1x2", ("nngp", "ntk", "cov1", "cov2"))
+  got.update(_fields(kernel_fn(x1, None), f"{name}/x1x1", ("nngp", "ntk", "cov1")))
+  expected = {k: v for k, v in REFERENCE.items() if k.startswith(name + "/")}
+  assert set(got) == set(expected)
+  for key, ref in expected.items():
+    assert got[key].dtype == jnp.float64
+    np.testing.assert_allclose(got[key], ref, rtol=1e-6, atol=1e-12 * np.abs(ref).max(),
+                               err_msg=key)
+
+
+def test_float32_kernels_match_neural_tangents_to_float32_precision():
+  _, _, kernel_fn = ARCHITECTURES["transformer"][1](stax)
+  x1, x2 = _inputs("tokens")
+  got = jax.jit(kernel_fn, static_argnames="get")(x1, x2, ("nngp", "ntk"))
+  assert got.ntk.dtype == jnp.float32
+  for g in ("nngp", "ntk"):
+    np.testing.assert_allclose(getattr(got, g), REFERENCE[f"transformer/x1x2/{g}"], rtol=2e-4,
+                               atol=1e-5)
+
+
+def test_every_architecture_tracks_the_finite_width_shapes():
+  # init_fn's output shape == apply_fn's output shape == the Kernel's shape1 (abstractly).
+  for name, (kind, build) in ARCHITECTURES.items():
+    init_fn, apply_fn, kernel_fn = build(stax)
+    x1, x2 = _inputs(kind)
+    init_shape = []
+
+    def init(key, init_fn=init_fn, x1=x1, init_shape=init_shape):
+      shape, params = init_fn(key, x1.shape)
+      init_shape.append(shape)
+      return params
+
+    params = jax.eval_shape(init, jax.random.key(0))
+    out = jax.eval_shape(apply_fn, params, x1)
+    kernel = jax.eval_shape(lambda: kernel_fn(x1, x2))
+    kernels = kernel if isinstance(kernel, list) else [kernel]
+    outs = out if isinstance(out, list) else [out]
+    shapes = init_shape[0] if isinstance(init_shape[0], list) else init_shape
+    for k, o, s in zip(kernels, outs, shapes):
+      assert tuple(o.shape) == tuple(s) == k.shape1, name
+      assert k.shape2 == (x2.shape[0],) + k.shape1[1:], name
+      spatial = k.shape1[1:-1]
+      assert k.nngp.shape == (4, 3) + tuple(d for s_ in spatial for d in (s_, s_)), name
+
+
+def _one_hidden_layer(nonlinearity, w_std, b_std):
+  return stax.serial(stax.Dense(2048, W_std=w_std, b_std=b_std), nonlinearity,
+                     stax.Dense(1, W_std=w_std, b_std=b_std))
+
+
+def test_relu_network_is_the_arc_cosine_kernel(x64):
+  x = np.asarray(jax.random.normal(jax.random.key(0), (6, 5), jnp.float64))
+  w, b = 1.4, 0.3
+  kernel = _one_hidden_layer(stax.Relu(), w, b)[2](x, None, ("nngp", "ntk"))
+  q = w ** 2 * x @ x.T / 5 + b ** 2
+  norms = np.sqrt(np.outer(np.diag(q), np.diag(q)))
+  theta = np.arccos(np.clip(q / norms, -1, 1))
+  kappa1 = norms * (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / (2 * np.pi)
+  kappa0 = (np.pi - theta) / (2 * np.pi)
+  nngp = w ** 2 * kappa1 + b ** 2
+  np.testing.assert_allclose(kernel.nngp, nngp, rtol=1e-7)
+  np.testing.assert_allclose(kernel.ntk, nngp + w ** 2 * q * kappa0, rtol=1e-7)
+
+
+def test_erf_network_is_the_arcsine_kernel(x64):
+  x = np.asarray(jax.random.normal(jax.random.key(1), (6, 5), jnp.float64))
+  w, b = 0.9, 0.2
+  kernel = _one_hidden_layer(stax.Erf(), w, b)[2](x, x[:4], ("nngp", "ntk"))
+  q = w ** 2 * x @ x[:4].T / 5 + b ** 2
+  d1, d2 = 1 + 2 * (w ** 2 * np.sum(x ** 2, 1) / 5 + b ** 2), 1 + 2 * (
+      w ** 2 * np.sum(x[:4] ** 2, 1) / 5 + b ** 2)
+  prod = np.outer(d1, d2)
+  nngp = w ** 2 * 2 / np.pi * np.arcsin(2 * q / np.sqrt(prod)) + b ** 2
+  np.testing.assert_allclose(kernel.nngp, nngp, rtol=1e-10)
+  np.testing.assert_allclose(kernel.ntk, nngp + w ** 2 * q * 4 / np.pi / np.sqrt(prod - 4 * q ** 2),
+                             rtol=1e-10)
+
+
+def _mc_error(build, x1, x2, width, get, n_samples, key):
+  """Relative Frobenius error of the Monte Carlo estimate of `get` at `width`."""
+  init_fn, apply_fn, _ = build(width)
+  mc = ntk.monte_carlo_kernel_fn(init_fn, apply_fn, key, n_samples, vmap_axes=0)(x1, x2, get)
+  reference = build(8)[2](x1, x2, get)
+  return float(np.linalg.norm(mc - reference) / np.linalg.norm(reference))
+
+
+def test_monte_carlo_converges_to_the_analytic_kernels(x64):
+  # NNGP: outputs of width w averaged (trace_axes=(-1,)); NTK: one output, the hidden sums
+  # concentrate. Both estimates' errors shrink ~ 1/sqrt(w).
+  def mlp(w, out):
+    return stax.serial(stax.Dense(w, W_std=1.5, b_std=0.1), stax.Relu(),
+                       stax.Dense(w, W_std=1.3, b_std=0.2), stax.Erf(),
+                       stax.Dense(out, W_std=1.2, b_std=0.1))
+
+  def attention(w, out):
+    return stax.serial(stax.Dense(w, W_std=1.2, b_std=0.1),
+                       stax.GlobalSelfAttention(w, w, w, 4, W_key_std=1.3, b_std=0.2),
+                       stax.Relu(), stax.GlobalAvgPool(), stax.Dense(out))
+
+  tokens1 = jax.random.normal(jax.random.key(0), (4, 3, 2), jnp.float64)
+  tokens2 = jax.random.normal(jax.random.key(1), (3, 3, 2), jnp.float64)
+  flat1, flat2 = tokens1.reshape(4, 6), tokens2.reshape(3, 6)
+  key = jax.random.key(2)
+  for build, x1, x2 in ((mlp, flat1, flat2), (attention, tokens1, tokens2)):
+    for get, out in (("nngp", None), ("ntk", 1)):
+      net = lambda w: build(w, out or w)
+      narrow, wide = (_mc_error(net, x1, x2, w, get, 4, key) for w in (32, 512))
+      assert wide < narrow / 2 and wide < 0.1, (build.__name__, get, narrow, wide)
+
+
+def test_monte_carlo_sample_counts_and_get():
+  init_fn, apply_fn, _ = stax.serial(stax.Dense(16), stax.Relu(), stax.Dense(4))
+  x = jax.random.normal(jax.random.key(0), (3, 5))
+  key = jax.random.key(1)
+  running = list(ntk.monte_carlo_kernel_fn(init_fn, apply_fn, key, (1, 3))(x, None, "ntk"))
+  ntk_fn = jax.jit(ntk.empirical_ntk_fn(apply_fn))
+  draws = [ntk_fn(x, None, init_fn(k, x.shape)[1]) for k in jax.random.split(key, 3)]
+  assert len(running) == 2
+  np.testing.assert_allclose(running[0], draws[0], rtol=1e-5)
+  np.testing.assert_allclose(running[1], sum(draws) / 3, rtol=1e-5)
+  both = ntk.monte_carlo_kernel_fn(init_fn, apply_fn, key, 3, batch_size=2)(x, None)
+  assert both._fields == ("nngp", "ntk") and both.nngp.shape == (3, 3)
+  np.testing.assert_allclose(both.ntk, running[1], rtol=1e-5)
+  with pytest.raises(ValueError, match="n_samples"):
+    ntk.monte_carlo_kernel_fn(init_fn, apply_fn, key, (4, 2))
+
+
+def test_get_layouts_and_kernel_inputs(x64):
+  x1, x2 = _inputs("tokens")
+  head = stax.serial(stax.Dense(16, W_std=1.3, b_std=0.2), stax.Relu(), stax.Dense(8))
+  tail = stax.serial(stax.Relu(), stax.GlobalAvgPool(), stax.Dense(1))
+  full = stax.serial(head, tail)[2](x1, x2)
+  assert isinstance(full, ntk.Kernel) and full.nngp.shape == (4, 3)
+  assert full.cov1.shape == (4,) and full.cov2.shape == (3,)
+  # A Kernel feeds the next network: head then tail == serial(head, tail).
+  mid = head[2](x1, x2)
+  assert mid.nngp.shape == (4, 3, 3, 3) and mid.cov1.shape == (4, 3, 3)
+  np.testing.assert_allclose(tail[2](mid).ntk, full.ntk, rtol=1e-13)
+  # get: a field name, a tuple (namedtuple in that order), cov2 None for x2=None.
+  assert head[2](x1, None, "cov2") is None
+  pair = head[2](x1, None, ("ntk", "nngp"))
+  assert pair._fields == ("ntk", "nngp")
+  np.testing.assert_allclose(pair.nngp, head[2](x1, x1, "nngp"), rtol=1e-14)
+  # diagonal_spatial keeps the diagonal over tokens for position-wise networks only.
+  diag = head[2](x1, x2, "nngp", diagonal_spatial=True)
+  np.testing.assert_allclose(diag, np.einsum("abtt->abt", mid.nngp), rtol=1e-14)
+  with pytest.raises(ValueError, match="diagonal_spatial"):
+    stax.serial(head, stax.GlobalAvgPool())[2](x1, x2, "nngp", diagonal_spatial=True)
+  with pytest.raises(ValueError, match="get must name"):
+    head[2](x1, x2, "covariance")
+
+
+def test_images_keep_nt_zipped_spatial_layout(x64):
+  x = np.asarray(jax.random.normal(jax.random.key(0), (3, 2, 4, 5), jnp.float64))
+  _, _, kernel_fn = stax.serial(stax.Dense(8), stax.Relu(), stax.Dense(2))
+  k = kernel_fn(x, None, "nngp")
+  assert k.shape == (3, 3, 2, 2, 4, 4)
+  tokens = kernel_fn(x.reshape(3, 8, 5), None, "nngp")        # (3, 3, 8, 8)
+  np.testing.assert_allclose(k, tokens.reshape(3, 3, 2, 4, 2, 4).transpose(0, 1, 2, 4, 3, 5),
+                             rtol=1e-14)
+  _, _, pooled = stax.serial(stax.Dense(8), stax.Relu(), stax.GlobalAvgPool())
+  np.testing.assert_allclose(pooled(x, None, "nngp"), k.mean(axis=(2, 3, 4, 5)), rtol=1e-12)
+
+
+def test_jitted_kernel_fn_compiles_once(x64):
+  traces = []
+  init_fn, apply_fn, kernel_fn = ARCHITECTURES["transformer"][1](stax)
+
+  def counted(x1, x2, get):
+    traces.append(1)
+    return kernel_fn(x1, x2, get)
+
+  jitted = jax.jit(counted, static_argnames="get")
+  x1, x2 = _inputs("tokens")
+  a = jitted(x1, x2, "ntk")
+  b = jitted(x1 * 2.0, x2, "ntk")
+  assert len(traces) == 1 and not np.allclose(a, b)
+  np.testing.assert_allclose(a, REFERENCE["transformer/x1x2/ntk"], rtol=1e-6)
+  kernel = jax.jit(kernel_fn)(x1, x2)                 # a Kernel is a pytree
+  assert isinstance(kernel, ntk.Kernel) and kernel.shape1 == (4, 1)
+
+
+def test_parameterizations_and_layer_arguments():
+  init_fn, apply_fn, _ = stax.Dense(7, W_std=2.0, b_std=0.5, parameterization="standard",
+                                    s=(1, 3))
+  shape, (w, b) = init_fn(jax.random.key(0), (5, 4))
+  assert shape == (5, 21) and w.shape == (4, 21) and b.shape == (1, 21)
+  x = jnp.ones((5, 4))
+  np.testing.assert_allclose(apply_fn((w, b), x), x @ w + b, rtol=1e-6)
+  init_fn, apply_fn, _ = stax.Dense(7, W_std=2.0, b_std=0.5)
+  _, (w, b) = init_fn(jax.random.key(0), (5, 4))
+  np.testing.assert_allclose(apply_fn((w, b), x), 2.0 / 2.0 * x @ w + 0.5 * b, rtol=1e-6)
+  attn_init, attn_apply, _ = stax.GlobalSelfAttention(6, 5, 4, 3)
+  shape, params = attn_init(jax.random.key(1), (2, 7, 4))
+  assert shape == (2, 7, 6) and params[0] is None and params[1].shape == (3, 4, 5)
+  assert attn_apply(params, jnp.ones((2, 7, 4))).shape == (2, 7, 6)
+
+
+def test_bad_networks_raise_clear_errors():
+  x = jnp.ones((3, 4))
+  with pytest.raises(ValueError, match="must be Gaussian"):
+    stax.serial(stax.Relu(), stax.Dense(1))[2](x, None, "nngp")
+  with pytest.raises(ValueError, match="must be Gaussian"):
+    stax.serial(stax.Dense(4), stax.Flatten(), stax.Erf())[2](x, None, "nngp")
+  with pytest.raises(NotImplementedError, match="FanInSum"):
+    stax.serial(stax.Dense(4), stax.FanOut(2), stax.parallel(stax.Relu(), stax.Identity()),
+                stax.FanInSum())[2](x, None, "nngp")
+  with pytest.raises(ValueError, match="channel axis"):
+    stax.serial(stax.Dense(4), stax.LayerNorm(axis=0))[2](x, None, "nngp")
+  with pytest.raises(NotImplementedError, match="linear_scaling"):
+    stax.GlobalSelfAttention(4, 4, 4, 1, linear_scaling=False)[2](jnp.ones((2, 3, 4)))
+  with pytest.raises(NotImplementedError, match="positional"):
+    stax.GlobalSelfAttention(4, 4, 4, 1, pos_emb_type="SUM")
+  with pytest.raises(ValueError, match="parameterization"):
+    stax.Dense(4, parameterization="mup")
+  with pytest.raises(NotImplementedError, match="channel_axis"):
+    stax.Dense(4, channel_axis=1)
+  with pytest.raises(ValueError, match="attention_mechanism"):
+    stax.GlobalSelfAttention(4, 4, 4, 1, attention_mechanism="sparsemax")
+  with pytest.raises(ValueError, match="at least 2D"):
+    stax.Dense(4)[2](jnp.ones((3,)))
+  with pytest.raises(TypeError, match="not a jaxlab.ntk.stax kernel_fn"):
+    stax.serial(stax.Dense(4), (None, None, lambda k: k))
+
+
+def test_relu_kernel_is_differentiable_at_coincident_inputs(x64):
+  _, _, kernel_fn = stax.serial(stax.Dense(8, b_std=0.1), stax.Relu(), stax.Dense(1))
+  x = jnp.ones((1, 3))
+  grad = jax.grad(lambda x: kernel_fn(x, None, "ntk")[0, 0])(x)
+  assert np.all(np.isfinite(grad))
