@@ -9,6 +9,13 @@ import numpy as np
 import pytest
 
 from jaxlab.kernels import equivalent, kernel_fns, learning_curve, ridge, spectral, torus
+from jaxlab.ntk import stax
+
+
+def stax_relu_kernel_fn(w_std=1.5, b_std=0.1):
+  """serial(Dense, Relu, Dense) from jaxlab's NTK engine (neural-tangents' API)."""
+  return stax.serial(stax.Dense(512, W_std=w_std, b_std=b_std), stax.Relu(),
+                     stax.Dense(1, W_std=w_std, b_std=b_std))[2]
 
 
 # A closed-form arc-cosine kernel_fn in neural-tangents' convention, for
@@ -49,6 +56,7 @@ def all_kernels():
           lambda x: jnp.cos(jnp.pi * jnp.arange(6.0)[None, :] * x[:, :1])),
       "arc_cosine_ntk": kernel_fns.from_kernel_fn(reference_relu_kernel_fn(), "ntk"),
       "arc_cosine_nngp": kernel_fns.from_kernel_fn(reference_relu_kernel_fn(), "nngp"),
+      "stax_relu_ntk": kernel_fns.from_kernel_fn(stax_relu_kernel_fn(), "ntk"),
       "torus_sobolev_1": torus.sobolev_kernel(1),
       "torus_sobolev_3": torus.sobolev_kernel(3),
   }
@@ -114,6 +122,15 @@ def test_ntk_adapter_follows_the_neural_tangents_convention(x64):
   nngp = kernel_fns.from_kernel_fn(fn, "nngp")(x)
   np.testing.assert_allclose(np.diag(ntk), 2 * np.diag(nngp) - 0.1**2, rtol=1e-7)  # arccos(1 - eps)
 
+  # jaxlab's NTK engine: serial(Dense, Relu, Dense) equals the closed-form arc-cosine kernels
+  # (to 1e-7: the reference's arccos(1 - eps) on the diagonal; elsewhere to 1e-10).
+  for get in ("ntk", "nngp"):
+    k = kernel_fns.from_kernel_fn(stax_relu_kernel_fn(), get)
+    off = ~np.eye(12, dtype=bool)
+    np.testing.assert_allclose(np.asarray(k(x))[off], np.asarray(fn(x, None, get))[off],
+                               rtol=1e-10)
+    np.testing.assert_allclose(k(x), fn(x, None, get), rtol=1e-7)
+    np.testing.assert_allclose(k(x[:5], x)[:, 5:], fn(x[:5], x, get)[:, 5:], rtol=1e-10)
   # A kernel_fn returning a kernel object (NT's `Kernel` with .ntk / .nngp) also works.
   class KernelObj:
     def __init__(self, ntk):

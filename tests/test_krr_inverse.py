@@ -2,7 +2,6 @@
 traps) and the krr_inverse experiment contract."""
 
 import json
-import math
 import os
 
 import jax
@@ -207,7 +206,8 @@ def test_cli_small_run_writes_the_contract(tmp_path):
   assert (out / "plots" / "phase_diagram.png").exists()
   assert (out / "plots" / "bias_variance.png").exists()
   lines = (out / "metrics.jsonl").read_text().splitlines()
-  assert len(lines) == 3 + 2 * 3 and json.loads(lines[0])["study"] == "phase"
+  # phase: one line per n; saturation: 3 b x 2 designs, plus the aliasing row's grid
+  assert len(lines) == 3 + 2 * 3 + 1 and json.loads(lines[0])["study"] == "phase"
   config = json.loads((out / "config.json").read_text())
   assert config["config"]["ns"] == [64, 128, 256] and config["x64"]
 

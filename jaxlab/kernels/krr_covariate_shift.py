@@ -30,7 +30,7 @@ import numpy as np
 from absl import logging
 
 from jaxlab import plotting
-from jaxlab.config import require, require_choice, to_dict
+from jaxlab.config import require, require_choice
 from jaxlab.kernels import covariate_shift as cs
 from jaxlab.kernels import gates, learning_curve, ridge
 from jaxlab.workdir import Workdir
@@ -99,9 +99,7 @@ class Config:
   seed: int = 0
 
   def __post_init__(self):
-    require(len(self.studies) >= 1, "studies", "name at least one study")
-    for s in self.studies:
-      require_choice(s, "studies", STUDIES)
+    gates.validate_common(self, STUDIES)
     require_choice(self.h, "h", tuple(cs.INNER_PRODUCT_FNS))
     require(len(self.ds_linearization) >= 2 and all(d >= 2 for d in self.ds_linearization),
             "ds_linearization", f"needs >= 2 dimensions >= 2, got {self.ds_linearization}")
@@ -122,26 +120,14 @@ class Config:
             "nlams", f"must start at 0 and increase strictly, got {self.nlams}")
     require(self.surrogate_d in self.ds or "bias_variance" not in self.studies, "surrogate_d",
             f"must be one of ds {self.ds}, got {self.surrogate_d}")
-    for name in ("slope_tol_scale", "level_tol_scale"):
-      require(getattr(self, name) >= 1, name,
-              f"must be >= 1 (tolerances are never tighter than the spec's), got "
-              f"{getattr(self, name)}")
 
 
-class _Study:
-  """Config, workdir, keys and the results being collected."""
+class _Study(gates.Collector):
+  """The collector, with this experiment's inner-product function and designs."""
 
   def __init__(self, config: Config, wd: Workdir):
-    self.config = config
-    self.wd = wd
-    self.key = jax.random.key(config.seed)
+    super().__init__(config, wd)
     self.h = cs.inner_product_fn(cs.INNER_PRODUCT_FNS[config.h])
-    self.slopes: list[dict[str, Any]] = []
-    self.checks: dict[str, dict[str, Any]] = {}
-    self.curves: list[dict[str, Any]] = []
-    self.observations: dict[str, Any] = {}
-    self.figures: dict[str, Any] = {}
-    self.step = 0
 
   def data(self, study: int, d: int, design: int, *, mu=None, n_over_d=None) -> cs.Data:
     c = self.config
@@ -149,15 +135,6 @@ class _Study:
     key = jax.random.fold_in(learning_curve.design_key(jax.random.fold_in(self.key, study), d,
                                                        design), 0)
     return cs.sample(key, n, d, c.mu if mu is None else mu, c.num_test, jnp.float64)
-
-  def check(self, name, value, target, passed, **extra):
-    self.checks[name] = gates.check(value, target, passed, **extra)
-    logging.info("check %s: %s (target %s) -> %s", name, value, target,
-                 "pass" if passed else "FAIL")
-
-  def log(self, metrics):
-    self.wd.log(self.step, metrics)
-    self.step += 1
 
 
 def _flip(nlams, var_iw, var_krr):
@@ -189,11 +166,8 @@ def _linearization(st: _Study):
     fits[k] = learning_curve.fit_slope(c.ds_linearization, values[k],
                                        key=jax.random.fold_in(st.key, 100 + i),
                                        num_bootstrap=c.num_bootstrap)
-    entry = gates.slope_gate(f"E2.1 {k} against d", predicted, fits[k],
-                             0.1 * c.slope_tol_scale, values=values[k].mean(1).tolist())
-    st.slopes.append(entry)
-    logging.info("slope %s: %.3f (predicted %.2f) -> %s", entry["name"], entry["measured"],
-                 predicted, entry["pass"])
+    st.slope(f"E2.1 {k} against d", predicted, fits[k], 0.1 * c.slope_tol_scale,
+             values=values[k].mean(1).tolist())
     cal = CAL_LINEARIZATION[k]
     common = [(i, d) for i, d in enumerate(c.ds_linearization) if d in cal]
     if common:
@@ -458,22 +432,4 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
   Returns:
     The results dict.
   """
-  jax.config.update("jax_enable_x64", True)
-  t0 = time.perf_counter()
-  wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite)
-  wd.write_config(to_dict(config))
-  st = _Study(config, wd)
-  for name in STUDIES:
-    if name in config.studies:
-      t = time.perf_counter()
-      _RUNNERS[name](st)
-      logging.info("study %s done in %.1fs", name, time.perf_counter() - t)
-  _plots(st)
-  failed = gates.failed(st.slopes, st.checks)
-  results = {"curves": st.curves, "slopes": st.slopes, "checks": st.checks,
-             "observations": st.observations, "failed": failed,
-             "wall_s": time.perf_counter() - t0}
-  wd.write_results(results)
-  logging.info("%d slopes, %d checks, %d failed%s (%.1fs)", len(st.slopes), len(st.checks),
-               len(failed), (": " + "; ".join(failed)) if failed else "", results["wall_s"])
-  return results
+  return gates.run_studies(config, workdir, overwrite, _Study, STUDIES, _RUNNERS, _plots)

@@ -33,7 +33,7 @@ import numpy as np
 from absl import logging
 
 from jaxlab import plotting
-from jaxlab.config import require, require_choice, to_dict
+from jaxlab.config import require, require_choice
 from jaxlab.kernels import gates, inverse, learning_curve, torus
 from jaxlab.workdir import Workdir
 
@@ -113,9 +113,7 @@ class Config:
   seed: int = 0
 
   def __post_init__(self):
-    require(len(self.studies) >= 1, "studies", "name at least one study")
-    for s in self.studies:
-      require_choice(s, "studies", STUDIES)
+    gates.validate_common(self, STUDIES)
     for name in ("ns", "ns_independence"):
       v = getattr(self, name)
       require(len(v) >= 3 and all(n >= 8 for n in v) and list(v) == sorted(set(v)), name,
@@ -143,25 +141,14 @@ class Config:
       require(getattr(self, name) >= 8, name, f"must be >= 8, got {getattr(self, name)}")
     require(sum(n <= self.b2_max_n for n in self.ns) >= 3, "b2_max_n",
             f"must keep >= 3 of ns {self.ns} for the b = 2 oracle slope, got {self.b2_max_n}")
-    for name in ("slope_tol_scale", "level_tol_scale"):
-      require(getattr(self, name) >= 1, name,
-              f"must be >= 1 (tolerances are never tighter than the spec's), got "
-              f"{getattr(self, name)}")
 
 
-class _Study:
-  """What the studies share: config, workdir, keys, results being collected."""
+class _Study(gates.Collector):
+  """The collector, with this experiment's targets, grids and scaled tolerances."""
 
   def __init__(self, config: Config, wd: Workdir):
-    self.config = config
-    self.wd = wd
-    self.key = jax.random.key(config.seed)
-    self.slopes: list[dict[str, Any]] = []
-    self.checks: dict[str, dict[str, Any]] = {}
-    self.curves: list[dict[str, Any]] = []
-    self.observations: dict[str, Any] = {}
-    self.figures: dict[str, Any] = {}
-    self.step = 0
+    super().__init__(config, wd)
+    self.num_fits = 0
 
   def study_key(self, name: str) -> jax.Array:
     return jax.random.fold_in(self.key, sum(ord(c) * 31**i for i, c in enumerate(name)) % 2**31)
@@ -176,22 +163,13 @@ class _Study:
     return np.concatenate([[0.0], np.logspace(c.lam_min_exp, c.lam_max_exp, c.num_lams)])
 
   def fit(self, x, values) -> learning_curve.Slope:
-    self.step += 1
-    return learning_curve.fit_slope(x, values, key=jax.random.fold_in(self.key, 10**6 + self.step),
+    self.num_fits += 1
+    return learning_curve.fit_slope(x, values,
+                                    key=jax.random.fold_in(self.key, 10**6 + self.num_fits),
                                     num_bootstrap=self.config.num_bootstrap)
 
   def slope(self, name, predicted, fit, tol, **extra):
-    tol = tol * self.config.slope_tol_scale
-    entry = gates.slope_gate(name, predicted, fit, tol, **extra)
-    self.slopes.append(entry)
-    logging.info("slope %s: measured %.3f (CI %.3f..%.3f), predicted %.3f, tol %.2f -> %s",
-                 name, fit.slope, fit.low, fit.high, predicted, tol,
-                 "pass" if entry["pass"] else "FAIL")
-
-  def check(self, name, value, target, passed, **extra):
-    self.checks[name] = gates.check(value, target, passed, **extra)
-    logging.info("check %s: %s (target %s) -> %s", name, value, target,
-                 "pass" if passed else "FAIL")
+    super().slope(name, predicted, fit, tol * self.config.slope_tol_scale, **extra)
 
   def grid(self, study: str, ns, num_designs: int, *, b: int, design: str, lams, targets,
            weights, num_noise: int, noise_std: float, tag: dict[str, Any]
@@ -210,11 +188,9 @@ class _Study:
     res = learning_curve.run(errors, ns, num_designs, lams, self.study_key(study),
                              log_every=False)
     for i, n in enumerate(ns):
-      self.wd.log(self.step, {"study": study, "n": int(n), "b": b, "design": design, **tag,
-                              "lams": np.asarray(lams),
-                              "bias2": res["bias2"][i], "variance": res["variance"][i],
-                              "ill_conditioned": res["ill_conditioned"][i]})
-      self.step += 1
+      self.log({"study": study, "n": int(n), "b": b, "design": design, **tag,
+                "lams": np.asarray(lams), "bias2": res["bias2"][i],
+                "variance": res["variance"][i], "ill_conditioned": res["ill_conditioned"][i]})
     logging.info("%s b=%d %s %s: %d sizes x %d designs in %.1fs", study, b, design, tag,
                  len(ns), num_designs, time.perf_counter() - t0)
     return res
@@ -645,25 +621,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
   Returns:
     The results dict.
   """
-  jax.config.update("jax_enable_x64", True)
-  t0 = time.perf_counter()
-  wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite)
-  wd.write_config(to_dict(config))
-  st = _Study(config, wd)
-  for name in STUDIES:
-    if name in config.studies:
-      t = time.perf_counter()
-      _RUNNERS[name](st)
-      logging.info("study %s done in %.1fs", name, time.perf_counter() - t)
-  _plots(st)
-  failed = gates.failed(st.slopes, st.checks)
-  results = {"curves": st.curves, "slopes": st.slopes, "checks": st.checks,
-             "observations": st.observations, "failed": failed,
-             "wall_s": time.perf_counter() - t0}
-  wd.write_results(results)
-  logging.info("%d slopes, %d checks, %d failed%s (%.1fs)", len(st.slopes), len(st.checks),
-               len(failed), (": " + "; ".join(failed)) if failed else "", results["wall_s"])
-  return results
+  return gates.run_studies(config, workdir, overwrite, _Study, STUDIES, _RUNNERS, _plots)
 
 
 def slope_of_log_boundary(ns) -> float:
