@@ -97,8 +97,7 @@ def coefficients(p: Path, y: jax.Array, lams: jax.Array, rcond: Optional[float] 
                  ) -> jax.Array:
   """Dual coefficients alpha(lambda) `(L, n)` or `(L, n, o)`, f(x) = k(x, X) alpha, for
   targets `y (n,)` or `(n, o)`."""
-  g = filters(p, lams, rcond)
-  alpha = jax.vmap(lambda gl: spectral.apply_filter(p.eig, gl, _weighted(p, y)))(g)
+  alpha = spectral.apply_filters(p.eig, filters(p, lams, rcond), _weighted(p, y))
   return jax.vmap(lambda a: _weighted(p, a))(alpha)
 
 

@@ -111,6 +111,15 @@ def predict(eig: Eigh, k_test_train: jax.Array, y: jax.Array, filter_values: jax
   return k_test_train @ apply_filter(eig, filter_values, y)
 
 
+def apply_filters(eig: Eigh, filters: jax.Array, y: jax.Array) -> jax.Array:
+  """`apply_filter` for a batch of filters `(L, n)`: `(L, n)` or `(L, n, o)`, with V^T y formed
+  once and one matrix product for all filters."""
+  coef = eig.vectors.T @ y
+  if y.ndim == 2:
+    return jnp.einsum("in,ln,no->lio", eig.vectors, filters, coef)
+  return (filters * coef[None, :]) @ eig.vectors.T
+
+
 def predict_many(eig: Eigh, k_test_train: jax.Array, y: jax.Array, filters: jax.Array
                  ) -> jax.Array:
   """`predict` for a batch of filters `(L, n)` at once: predictions `(L, m)` or `(L, m, o)`.
