@@ -146,20 +146,42 @@ class Workdir:
     with open(self.file(CONFIG)) as f:
       return json.load(f)
 
-  # metrics.jsonl -----------------------------------------------------------
-  def log(self, step: int, metrics: Mapping[str, Any]) -> None:
-    """Appends `{"step": step, **metrics}` as one line of metrics.jsonl."""
+  # metrics.jsonl and other JSON-lines records ------------------------------------
+  def append_jsonl(self, name: str, record: Mapping[str, Any]) -> None:
+    """Appends `record` as one JSON line of the file `name` (e.g. per-example results that an
+    interrupted run reads back with `read_jsonl` to skip finished work)."""
     if not self.is_writer:
       return
-    line = json.dumps(to_jsonable({"step": step, **metrics}))
-    with open(self.file(METRICS), "a") as f:
-      f.write(line + "\n")
+    line = json.dumps(to_jsonable(record)) + "\n"
+    path = self.file(name)
+    if os.path.exists(path) and os.path.getsize(path):
+      with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b"\n":  # a line cut short by a killed run: start a new one
+          line = "\n" + line
+    with open(path, "a") as f:
+      f.write(line)
+
+  def read_jsonl(self, name: str) -> list[dict[str, Any]]:
+    """The records of the JSON-lines file `name` ([] if missing); a line cut short by a run
+    killed while writing it is skipped."""
+    if not os.path.exists(self.file(name)):
+      return []
+    records = []
+    with open(self.file(name)) as f:
+      for line in f:
+        try:
+          records.append(json.loads(line))
+        except json.JSONDecodeError:
+          continue  # only a killed write leaves a partial line
+    return records
+
+  def log(self, step: int, metrics: Mapping[str, Any]) -> None:
+    """Appends `{"step": step, **metrics}` as one line of metrics.jsonl."""
+    self.append_jsonl(METRICS, {"step": step, **metrics})
 
   def read_metrics(self) -> list[dict[str, Any]]:
-    if not os.path.exists(self.file(METRICS)):
-      return []
-    with open(self.file(METRICS)) as f:
-      return [json.loads(line) for line in f if line.strip()]
+    return self.read_jsonl(METRICS)
 
   def truncate_metrics(self, last_step: int | None) -> None:
     """Drops logged lines with step > `last_step` (all if None): used when resuming from a

@@ -8,7 +8,7 @@ import pytest
 from sklearn import datasets as sk_datasets
 
 from jaxlab import data
-from jaxlab.data import synthetic
+from jaxlab.data import augment, synthetic
 
 
 def _rows(split):
@@ -46,6 +46,43 @@ def test_digits_resize_keeps_range_and_mean():
   # Bilinear upsampling keeps the average intensity of each image to within a few percent.
   np.testing.assert_allclose(big.train.x.mean(axis=(1, 2, 3)), small.train.x.mean(axis=(1, 2, 3)),
                              atol=0.03)
+
+
+def test_digits_input_noise_is_fixed_seeded_and_clipped():
+  clean, noisy = data.load("digits", seed=3), data.load("digits", seed=3, noise_std=0.4)
+  np.testing.assert_array_equal(clean.train.y, noisy.train.y)  # same split
+  assert 0.0 <= noisy.train.x.min() and noisy.train.x.max() <= 1.0
+  diff = noisy.test.x - clean.test.x
+  assert 0.2 < float(np.std(diff)) < 0.4  # clipping shrinks the 0.4 noise a little
+  np.testing.assert_array_equal(noisy.test.x, data.load("digits", seed=3, noise_std=0.4).test.x)
+  with pytest.raises(ValueError, match="noise_std"):
+    data.load("digits", noise_std=-1.0)
+
+
+def test_augmentations_are_identities_at_zero_strength_and_keyed():
+  key = jax.random.key(0)
+  x = jax.random.uniform(key, (4, 6, 6, 1))
+  y = jnp.arange(4)
+  np.testing.assert_array_equal(augment.random_shift(key, x, jnp.int32(0), pad=2), x)
+  np.testing.assert_array_equal(augment.gaussian_noise(key, x, 0.0), x)
+  mixed, y_mix, lam = augment.mixup(key, x, y, jnp.float32(0.0))
+  assert float(lam) == 1.0
+  np.testing.assert_array_equal(mixed, x)
+  assert sorted(np.asarray(y_mix).tolist()) == [0, 1, 2, 3]
+  # A single bright pixel in the middle moves by at most `max_shift` in each axis.
+  img = jnp.zeros((64, 7, 7, 1)).at[:, 3, 3, 0].set(1.0)
+  moved = augment.random_shift(jax.random.key(1), img, 2)
+  rows, cols = np.nonzero(np.asarray(moved[..., 0]).reshape(64, 7, 7).sum(0))
+  assert rows.min() >= 1 and rows.max() <= 5 and cols.min() >= 1 and cols.max() <= 5
+  np.testing.assert_allclose(np.asarray(moved).sum(axis=(1, 2, 3)), 1.0)  # nothing falls off
+  assert len({tuple(np.argwhere(np.asarray(m[..., 0]))[0]) for m in moved}) > 10
+  # Mixup: lam in (0, 1), a convex combination of the batch and its permutation.
+  mixed, y_mix, lam = jax.jit(augment.mixup)(jax.random.key(2), x, y, jnp.float32(0.4))
+  assert 0.0 < float(lam) < 1.0
+  perm = np.asarray(y_mix)
+  np.testing.assert_allclose(mixed, lam * x + (1 - lam) * x[perm], rtol=1e-6)
+  noisy = jax.jit(augment.gaussian_noise)(key, x, jnp.float32(0.1))
+  assert 0.07 < float(jnp.std(noisy - x)) < 0.13
 
 
 def test_tweets_binary_balanced_disjoint():

@@ -150,9 +150,9 @@ def test_monte_carlo_converges_to_the_analytic_kernels(x64):
   flat1, flat2 = tokens1.reshape(4, 6), tokens2.reshape(3, 6)
   key = jax.random.key(2)
   for build, x1, x2 in ((mlp, flat1, flat2), (attention, tokens1, tokens2)):
-    for get, out in (("nngp", None), ("ntk", 1)):
+    for get, out, n_samples in (("nngp", None, 8), ("ntk", 1, 4)):
       net = lambda w: build(w, out or w)
-      narrow, wide = (_mc_error(net, x1, x2, w, get, 4, key) for w in (32, 512))
+      narrow, wide = (_mc_error(net, x1, x2, w, get, n_samples, key) for w in (32, 512))
       assert wide < narrow / 2 and wide < 0.1, (build.__name__, get, narrow, wide)
 
 
@@ -276,3 +276,21 @@ def test_relu_kernel_is_differentiable_at_coincident_inputs(x64):
   x = jnp.ones((1, 3))
   grad = jax.grad(lambda x: kernel_fn(x, None, "ntk")[0, 0])(x)
   assert np.all(np.isfinite(grad))
+
+
+def _docstring_example(doc: str) -> str:
+  """The indented code block after a module docstring's first paragraph."""
+  lines = doc.split("\n")
+  code = []
+  for line in lines[lines.index("") + 1:]:
+    if line and not line.startswith("  "):
+      break
+    code.append(line[2:])
+  return "\n".join(code)
+
+
+@pytest.mark.parametrize("module", [ntk, stax], ids=["jaxlab.ntk", "jaxlab.ntk.stax"])
+def test_module_docstring_examples_run(module):
+  code = _docstring_example(module.__doc__)
+  assert "kernel_fn" in code
+  exec(compile(code, module.__name__, "exec"), {})  # pylint: disable=exec-used

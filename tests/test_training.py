@@ -52,6 +52,28 @@ def test_label_smoothing_matches_closed_form():
                              rtol=1e-6)
 
 
+def test_label_smoothing_may_be_traced():
+  logits = jnp.array([[2.0, 0.0, -1.0], [0.5, 1.0, 0.0]])
+  labels = jnp.array([0, 2])
+  traced = jax.jit(lambda ls: steps.cross_entropy(logits, labels, ls))
+  for ls in (0.0, 0.1):
+    np.testing.assert_allclose(traced(jnp.float32(ls)), steps.cross_entropy(logits, labels, ls),
+                               rtol=1e-6)
+
+
+def test_checkpoint_metadata_round_trip(tmp_path):
+  from jaxlab.training import checkpoint  # pylint: disable=g-import-not-at-top
+  tree = {"w": np.arange(3.0, dtype=np.float32)}
+  checkpoint.save_pytree(str(tmp_path / "a"), tree, metadata={"lr": 0.01, "epochs": 3})
+  assert checkpoint.restore_metadata(str(tmp_path / "a")) == {"lr": 0.01, "epochs": 3}
+  np.testing.assert_array_equal(checkpoint.restore_pytree(str(tmp_path / "a"), like=tree)["w"],
+                                tree["w"])
+  checkpoint.save_pytree(str(tmp_path / "b"), tree)
+  assert checkpoint.restore_metadata(str(tmp_path / "b")) == {}
+  with pytest.raises(FileNotFoundError):
+    checkpoint.restore_metadata(str(tmp_path / "c"))
+
+
 def test_evaluate_pads_the_last_batch_exactly(digits):
   model, params = _mlp(digits)
   eval_step = steps.make_eval_step(model.apply)
@@ -181,7 +203,9 @@ def test_classifier_resume_matches_uninterrupted(tmp_path, monkeypatch):
     (dict(dataset="cifar11"), "dataset"), (dict(model="resnet"), "model"),
     (dict(learning_rate=-1.0), "learning_rate"), (dict(data_dir="/x"), "data_dir"),
     (dict(dataset="tweets"), "dataset"), (dict(model="vit", width=10, num_heads=4), "num_heads"),
-    (dict(batch_size=0), "batch_size"), (dict(schedule="step"), "schedule")])
+    (dict(batch_size=0), "batch_size"), (dict(schedule="step"), "schedule"),
+    (dict(dataset="gaussian_mixture", input_noise=0.1), "input_noise"),
+    (dict(input_noise=-0.1), "input_noise")])
 def test_config_errors_name_the_field(kwargs, field):
   with pytest.raises(ConfigError) as err:
     classifier.Config(**kwargs)

@@ -8,15 +8,20 @@ import jax.numpy as jnp
 
 
 class EncoderBlock(nn.Module):
-  """Pre-LN block: x + MHSA(LN(x)), then x + MLP(LN(x)); tokens `(N, T, width)`."""
+  """Pre-LN block: x + MHSA(LN(x)), then x + MLP(LN(x)); tokens `(N, T, width)`.
+
+  `mask` `(N, T)` bool (optional) marks the real tokens: padding tokens are never attended to,
+  so the real tokens' outputs do not depend on how much padding follows them.
+  """
 
   num_heads: int
   mlp_dim: int
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     y = nn.LayerNorm()(x)
-    x = x + nn.MultiHeadDotProductAttention(num_heads=self.num_heads)(y, y)
+    attention_mask = None if mask is None else nn.make_attention_mask(mask, mask)
+    x = x + nn.MultiHeadDotProductAttention(num_heads=self.num_heads)(y, y, mask=attention_mask)
     y = nn.LayerNorm()(x)
     y = nn.Dense(self.mlp_dim)(y)
     return x + nn.Dense(x.shape[-1])(nn.gelu(y))

@@ -28,7 +28,8 @@ LeakyRelu, Abs, Erf (elementwise). `Kernel` is what `kernel_fn(..., get=None)` r
 from jaxlab.ntk.combinators import FanInSum, FanOut, parallel, serial
 from jaxlab.ntk.elementwise import ABRelu, Abs, Erf, LeakyRelu, Relu
 from jaxlab.ntk.kernel import Kernel
-from jaxlab.ntk.linear import Dense, Flatten, GlobalAvgPool, GlobalSelfAttention, Identity, LayerNorm
+from jaxlab.ntk.linear import (Dense, Flatten, GlobalAvgPool, GlobalSelfAttention, Identity,
+                               LayerNorm)
 
 __all__ = [
     "ABRelu", "Abs", "Dense", "Erf", "FanInSum", "FanOut", "Flatten", "GlobalAvgPool",

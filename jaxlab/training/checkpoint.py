@@ -1,6 +1,8 @@
 """Orbax checkpointing of parameter pytrees and training states.
 
   save_pytree(path, params)                  # one pytree in one directory
+  save_pytree(path, params, metadata={"lr": 1e-3})   # ... with a JSON dict beside it
+  restore_metadata(path)                     # {"lr": 0.001}
   params = restore_pytree(path, like=params) # `like` fixes the structure, shapes and dtypes
 
   with checkpoint_manager(workdir.checkpoint_dir) as mngr:   # numbered training checkpoints
@@ -23,12 +25,27 @@ def _abstract(like):
   return jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
 
 
-def save_pytree(path: str, tree: Any, *, force: bool = False) -> None:
-  """Saves `tree` to the directory `path` (refuses to replace one unless `force`)."""
+def save_pytree(path: str, tree: Any, *, force: bool = False,
+                metadata: dict[str, Any] | None = None) -> None:
+  """Saves `tree` to the directory `path` (refuses to replace one unless `force`).
+
+  `metadata` (a JSON-serialisable dict, e.g. the hyperparameters that produced `tree`) is
+  stored in the same checkpoint; read it back with `restore_metadata`. The directory appears
+  only once the save is complete (orbax writes to a temporary name, then renames).
+  """
   path = os.path.abspath(path)
   with ocp.StandardCheckpointer() as ckpt:
-    ckpt.save(path, tree, force=force)
+    ckpt.save(path, tree, force=force, custom_metadata=metadata)
     ckpt.wait_until_finished()
+
+
+def restore_metadata(path: str) -> dict[str, Any]:
+  """The `metadata` dict saved with the checkpoint at `path` (empty if none was given)."""
+  path = os.path.abspath(path)
+  if not os.path.isdir(path):
+    raise FileNotFoundError(f"no checkpoint at {path}")
+  with ocp.StandardCheckpointer() as ckpt:
+    return dict(ckpt.metadata(path).custom_metadata or {})
 
 
 def restore_pytree(path: str, like: T | None = None) -> T:

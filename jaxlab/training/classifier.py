@@ -35,6 +35,7 @@ class Config:
     dataset: dataset name: digits, gaussian_mixture, or tfds:<name> (images or features).
     data_dir: directory of prepared tensorflow-datasets data (tfds:<name> only).
     image_size: resize digits to this side (0 keeps 8x8).
+    input_noise: digits only: fixed Gaussian pixel noise on every image (a harder task).
     max_examples: read at most this many examples per tfds split (0 = all).
     model: mlp, cnn or vit.
     width: hidden width (mlp, cnn dense layer) or token width (vit).
@@ -58,6 +59,7 @@ class Config:
   dataset: str = "digits"
   data_dir: str = ""
   image_size: int = 0
+  input_noise: float = 0.0
   max_examples: int = 0
   model: str = "mlp"
   width: int = 256
@@ -78,27 +80,9 @@ class Config:
   checkpoint: bool = True
 
   def __post_init__(self):
-    try:
-      data_lib.check_name(self.dataset)
-    except ValueError as e:
-      raise ConfigError("dataset", str(e)) from None
-    require(self.dataset not in ("tweets", "teacher_student"), "dataset",
-            f"{self.dataset!r} is not an image/feature classification set; valid here: digits, "
-            "gaussian_mixture, tfds:<name>")
-    is_tfds = self.dataset.startswith(data_lib.TFDS_PREFIX)
-    require(not self.data_dir or is_tfds, "data_dir", "only used with tfds:<name> datasets")
-    require(bool(self.data_dir) or not is_tfds, "data_dir",
-            f"{self.dataset} needs a directory where the dataset is prepared (see README, "
-            "'Real datasets')")
-    require(self.image_size == 0 or (self.dataset == "digits" and self.image_size >= 2),
-            "image_size", "only digits can be resized, to a side >= 2 (0 keeps 8)")
-    require(self.max_examples >= 0, "max_examples", f"must be >= 0, got {self.max_examples}")
-    require_choice(self.model, "model", models.MODELS)
-    for name in ("width", "depth", "patch_size", "num_heads", "num_epochs", "batch_size",
-                 "eval_batch_size"):
+    check_data_and_model(self)
+    for name in ("num_epochs", "batch_size", "eval_batch_size"):
       require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
-    require(self.model != "vit" or self.width % self.num_heads == 0, "num_heads",
-            f"must divide width ({self.width}), got {self.num_heads}")
     require_choice(self.optimizer, "optimizer", optim.OPTIMIZERS)
     require_choice(self.schedule, "schedule", optim.SCHEDULES)
     require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
@@ -110,11 +94,42 @@ class Config:
               f"must be a multiple of the {jax.device_count()} devices with data_parallel")
 
 
-def load_data(config: Config) -> data_lib.Dataset:
-  """The config's dataset; data problems are reported as `ConfigError` on the flag to fix."""
+def check_data_and_model(config) -> None:
+  """Validates the data and model fields shared by classifier-style configs (dataset, data_dir,
+  image_size, input_noise, max_examples, model, width, depth, patch_size, num_heads); raises
+  `ConfigError` naming the field."""
+  try:
+    data_lib.check_name(config.dataset)
+  except ValueError as e:
+    raise ConfigError("dataset", str(e)) from None
+  require(config.dataset not in ("tweets", "teacher_student"), "dataset",
+          f"{config.dataset!r} is not an image/feature classification set; valid here: digits, "
+          "gaussian_mixture, tfds:<name>")
+  is_tfds = config.dataset.startswith(data_lib.TFDS_PREFIX)
+  require(not config.data_dir or is_tfds, "data_dir", "only used with tfds:<name> datasets")
+  require(bool(config.data_dir) or not is_tfds, "data_dir",
+          f"{config.dataset} needs a directory where the dataset is prepared (see README, "
+          "'Real datasets')")
+  require(config.image_size == 0 or (config.dataset == "digits" and config.image_size >= 2),
+          "image_size", "only digits can be resized, to a side >= 2 (0 keeps 8)")
+  require(config.input_noise == 0 or (config.dataset == "digits" and config.input_noise > 0),
+          "input_noise", f"only digits take input noise, a value > 0; got {config.input_noise}")
+  require(config.max_examples >= 0, "max_examples", f"must be >= 0, got {config.max_examples}")
+  require_choice(config.model, "model", models.MODELS)
+  for name in ("width", "depth", "patch_size", "num_heads"):
+    require(getattr(config, name) >= 1, name, f"must be >= 1, got {getattr(config, name)}")
+  require(config.model != "vit" or config.width % config.num_heads == 0, "num_heads",
+          f"must divide width ({config.width}), got {config.num_heads}")
+
+
+def load_data(config) -> data_lib.Dataset:
+  """The config's dataset (a `Config`, or any config with the fields `check_data_and_model`
+  validates plus `seed`); data problems are reported as `ConfigError` on the flag to fix."""
   options: dict[str, Any] = {}
   if config.image_size:
     options["image_size"] = config.image_size
+  if config.input_noise:
+    options["noise_std"] = config.input_noise
   if config.max_examples:
     options["max_examples"] = config.max_examples
   try:

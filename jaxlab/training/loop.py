@@ -42,10 +42,12 @@ def data_parallel_mesh(devices=None) -> Mesh:
 
 
 def evaluate(eval_step, params, split: Split, batch_size: int = 512,
-             mesh: Mesh | None = None) -> dict[str, float]:
+             mesh: Mesh | None = None,
+             encode: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, float]:
   """Mean loss and accuracy of `params` on `split` (`eval_step` from `make_eval_step`).
 
   The last batch is padded to `batch_size` with mask 0, so a single shape is compiled.
+  `encode` (optional) maps each batch of inputs to model inputs, e.g. texts to padded ids.
   """
   n = len(split)
   if n == 0:
@@ -62,6 +64,8 @@ def evaluate(eval_step, params, split: Split, batch_size: int = 512,
       x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
       y = np.concatenate([y, np.repeat(y[:1], pad, axis=0)])
       mask[len(idx):] = 0.0
+    if encode is not None:
+      x = encode(x)
     args = _put((x, y, mask), mesh)
     out = eval_step(params, *args)
     totals = out if totals is None else jax.tree_util.tree_map(jnp.add, totals, out)
@@ -86,7 +90,8 @@ def _replicate(tree, mesh: Mesh | None):
 def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epochs: int,
         batch_size: int, evaluate_fn: Callable[[Any], Mapping[str, float]] | None = None,
         log_fn: Callable[[int, Mapping[str, float]], None] | None = None,
-        checkpoint_dir: str | None = None, mesh: Mesh | None = None
+        checkpoint_dir: str | None = None, mesh: Mesh | None = None,
+        encode: Callable[[np.ndarray], np.ndarray] | None = None
         ) -> tuple[TrainState, list[dict[str, float]]]:
   """Trains for `num_epochs` epochs of shuffled, full batches (the remainder is dropped).
 
@@ -102,6 +107,8 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
       done) and training resumes from the newest checkpoint found there.
     mesh: shard every batch over the mesh axis 'data' (data parallel); `batch_size` must be a
       multiple of the number of devices.
+    encode: maps each batch of inputs `train.x[idx]` to model inputs (e.g. texts to padded
+      character ids) before the step; default: the inputs as they are.
 
   Returns:
     The final state and one metrics dict per epoch run in this call.
@@ -131,7 +138,8 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
       step_metrics = []
       order = epoch_permutation(shuffle_key, epoch, len(train))
       for idx in batch_indices(len(train), batch_size, order):
-        x, y = _put((train.x[idx], train.y[idx]), mesh)
+        x = train.x[idx] if encode is None else encode(train.x[idx])
+        x, y = _put((x, train.y[idx]), mesh)
         state, m = train_step(state, {"x": x, "y": y}, step_key)
         step_metrics.append(m)
       means = jax.device_get(jax.tree_util.tree_map(lambda *v: jnp.mean(jnp.stack(v)),

@@ -36,12 +36,15 @@ class TrainState(NamedTuple):
     return cls(jnp.zeros((), jnp.int32), params, tx.init(params))
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0
+def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float | jax.Array = 0.0
                   ) -> jax.Array:
-  """Per-example softmax cross-entropy `(N,)` of `logits (N, C)` against int labels `(N,)`."""
+  """Per-example softmax cross-entropy `(N,)` of `logits (N, C)` against int labels `(N,)`.
+
+  `label_smoothing` may be a traced scalar (one compiled step for many values).
+  """
   targets = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
-  if label_smoothing:
-    targets = optax.smooth_labels(targets, label_smoothing)
+  if not isinstance(label_smoothing, (int, float)) or label_smoothing:
+    targets = optax.smooth_labels(targets, jnp.asarray(label_smoothing, logits.dtype))
   return optax.softmax_cross_entropy(logits, targets)
 
 

@@ -1,0 +1,149 @@
+"""Empirical NTK time per implementation against a naive full-Jacobian baseline, and the
+analytic (infinite-width) kernel time.
+
+  python -m benchmarks.ntk            # MLP 3 x 512, N = 256, O in {1, 10}; CNN; analytic N=1000
+  python -m benchmarks.ntk --quick    # small sizes, a few seconds
+
+Empirical cases: `trace_axes=(-1,)` (the (N, N) kernel averaged over the O logits) of
+  naive (baseline): J = jax.jacrev(f)(params, X) for the whole batch, flattened, J J^T / O;
+  jacobian_contraction / ntk_vector_products / auto: `jaxlab.ntk.empirical_ntk_fn` with
+    `vmap_axes=0` (per-example Jacobians).
+All rows of a case use the same tiling (`jaxlab.ntk.batch`, tile rows printed): the largest
+tile whose two Jacobians (and the baseline's batched backward pass) fit in `--max_gb`. Times are medians of jitted calls after compiling
+(`--naive_repeats` calls of the baseline, which costs N^2 O backward passes).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+
+from benchmarks.timing import median_time, print_table
+from jaxlab import models, ntk
+from jaxlab.ntk import stax
+
+flags.DEFINE_integer("n", 256, "batch size N (the kernel is N x N)")
+flags.DEFINE_list("outputs", ["1", "10"], "output sizes O of the MLP")
+flags.DEFINE_integer("width", 512, "MLP width")
+flags.DEFINE_integer("depth", 3, "MLP hidden layers")
+flags.DEFINE_integer("analytic_n", 1000, "batch size of the analytic kernel")
+flags.DEFINE_float("max_gb", 3.0, "memory budget for the two Jacobian tiles of a case")
+flags.DEFINE_integer("repeats", 5, "timed repetitions (median reported)")
+flags.DEFINE_integer("naive_repeats", 1, "timed repetitions of the (slow) naive baseline")
+flags.DEFINE_bool("quick", False, "small sizes for a fast run")
+FLAGS = flags.FLAGS
+
+
+def naive_ntk_fn(f):
+  """The baseline: one reverse-mode Jacobian of the whole batch, flattened, J J^T / O."""
+
+  def ntk_fn(x1, x2, params):
+    def flat_jacobian(x):
+      jac = jax.jacrev(lambda p: f(p, x))(params)
+      leaves = jax.tree_util.tree_leaves(jac)
+      n, o = leaves[0].shape[:2]
+      return jnp.concatenate([l.reshape(n * o, -1) for l in leaves], axis=1), n, o
+
+    j1, n1, o = flat_jacobian(x1)
+    j2, n2, _ = (j1, n1, o) if x2 is None else flat_jacobian(x2)
+    return jnp.einsum("aobo->ab", (j1 @ j2.T).reshape(n1, o, n2, o)) / o
+
+  return ntk_fn
+
+
+def _activations_per_example(f, params, x) -> int:
+  """Floats of all intermediate values of one forward pass of one example."""
+  jaxpr = jax.make_jaxpr(lambda xi: f(params, xi))(x[:1])
+  return sum(int(np.prod(v.aval.shape)) for eqn in jaxpr.eqns for v in eqn.outvars)
+
+
+def _tile(n: int, outputs: int, num_params: int, activations: int, max_gb: float) -> int:
+  """Largest power-of-two tile (<= n) whose Jacobians, and the naive baseline's batched
+  backward pass (tile * O cotangents through tile examples), fit in `max_gb`."""
+  def gigabytes(tile):
+    return 4 * max(2 * tile * outputs * num_params, tile * outputs * tile * activations) / 2 ** 30
+
+  tile = n
+  while tile > 8 and gigabytes(tile) > max_gb:
+    tile //= 2
+  return tile
+
+
+def empirical_rows(label, f, params, x, outputs):
+  num_params = models.num_params(params)
+  tile = _tile(x.shape[0], outputs, num_params, _activations_per_example(f, params, x),
+               FLAGS.max_gb)
+  fns = {"naive (baseline)": naive_ntk_fn(f)}
+  for impl in ("JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS", "AUTO"):
+    fns[impl.lower()] = ntk.empirical_ntk_fn(f, vmap_axes=0, implementation=impl)
+  times = {}
+  for name, fn in fns.items():
+    jitted = jax.jit(fn)
+    kernel = ntk.batch(jitted, tile) if tile < x.shape[0] else jitted
+    if tile < x.shape[0]:
+      jax.block_until_ready(jitted(x[:tile], x[:tile], params))   # compile the tile once
+    else:
+      jax.block_until_ready(jitted(x, None, params))
+    repeats = FLAGS.naive_repeats if name.startswith("naive") else FLAGS.repeats
+    times[name] = median_time(lambda: kernel(x, None, params), warmup=0, repeats=repeats)
+    logging.info("%s, %s: %.1f ms (tile %d)", label, name, times[name] * 1e3, tile)
+  auto_choice = fns["auto"].implementation_choices
+  picked = {v.name.lower() for v in auto_choice.values()}
+  base = times["naive (baseline)"]
+  return [[label, num_params, tile, name + (f" -> {'/'.join(sorted(picked))}"
+                                           if name == "auto" else ""),
+           t * 1e3, base / t] for name, t in times.items()]
+
+
+def analytic_rows(n):
+  rows = []
+  d = 64
+  x = jax.random.normal(jax.random.key(0), (n, d))
+  tokens = jax.random.normal(jax.random.key(1), (n, 4, 16))
+  nets = {
+      f"relu mlp {FLAGS.depth} layers, x (N, {d})": (stax.serial(*(
+          [stax.Dense(512, W_std=1.5, b_std=0.05), stax.Relu()] * FLAGS.depth),
+          stax.Dense(1)), x),
+      "attention block + LayerNorm + GAP, x (N, 4, 16)": (stax.serial(
+          stax.Dense(64), stax.FanOut(2),
+          stax.parallel(stax.GlobalSelfAttention(64, 64, 64, 4), stax.Identity()),
+          stax.FanInSum(), stax.LayerNorm(), stax.Relu(), stax.GlobalAvgPool(),
+          stax.Dense(1)), tokens),
+  }
+  for label, ((_, _, kernel_fn), inputs) in nets.items():
+    jitted = jax.jit(kernel_fn, static_argnames="get")
+    t = median_time(lambda: jitted(inputs, None, ("nngp", "ntk")), warmup=1,
+                    repeats=FLAGS.repeats)
+    logging.info("analytic %s: %.1f ms", label, t * 1e3)
+    rows.append([label, n, str(jnp.result_type(float).name), t * 1e3, n * n / t / 1e6])
+  return rows
+
+
+def main(argv):
+  del argv
+  if FLAGS.quick:
+    FLAGS.n, FLAGS.width, FLAGS.analytic_n, FLAGS.repeats = 64, 128, 200, 2
+  key = jax.random.key(0)
+  x = jax.random.normal(key, (FLAGS.n, 64))
+  rows = []
+  for outputs in map(int, FLAGS.outputs):
+    mlp = models.MLP(hidden=(FLAGS.width,) * FLAGS.depth, outputs=outputs)
+    params = models.init(mlp, key, x[:1])
+    rows += empirical_rows(f"mlp {FLAGS.depth}x{FLAGS.width}, O={outputs}", mlp.apply, params,
+                           x, outputs)
+  images = jax.random.uniform(key, (FLAGS.n, 16, 16, 1))
+  cnn = models.build("cnn", outputs=10, width=32, depth=2)
+  params = models.init(cnn, key, images[:1])
+  rows += empirical_rows("cnn 16-32 (16x16x1), O=10", cnn.apply, params, images, 10)
+  print(f"empirical NTK (N x N, trace over outputs), N={FLAGS.n}, float32, device "
+        f"{jax.devices()[0].device_kind}")
+  print_table(["case", "params", "tile", "implementation", "ms", "speed-up vs naive"], rows)
+  print()
+  print(f"analytic kernel_fn(x, None, ('nngp', 'ntk')), jitted, N={FLAGS.analytic_n}")
+  print_table(["network", "N", "dtype", "ms", "M entries/s"], analytic_rows(FLAGS.analytic_n))
+
+
+if __name__ == "__main__":
+  app.run(main)
