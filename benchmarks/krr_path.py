@@ -18,7 +18,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import app, flags, logging
 
 from benchmarks.timing import median_time, print_table
 
@@ -76,8 +76,14 @@ def main(argv):
     rel = np.max(np.linalg.norm(preds - sk, axis=-1) / np.linalg.norm(sk, axis=-1))
     gram = kernel(jnp.asarray(x[0]))
     t_eigh = median_time(lambda: eigh_jit(gram), warmup=1, repeats=FLAGS.repeats)
-    rows.append([n, designs, len(lams), t_sk, t_path, t_sk / t_path, f"{rel:.1e}",
+    rows.append([n, designs, len(lams), t_sk, t_path, t_sk / t_path, float(rel),
                  "yes" if rel <= 1e-8 else "NO", t_eigh, designs * t_eigh / t_path])
+    logging.info("n = %d: sklearn %.2fs, path %.2fs (%.1fx), max rel diff %.1e, eigh %.2fs", n,
+                 t_sk, t_path, t_sk / t_path, rel, t_eigh)
+  t_sk_all, t_path_all = sum(r[3] for r in rows), sum(r[4] for r in rows)
+  rows.append(["all", designs, len(lams), t_sk_all, t_path_all, t_sk_all / t_path_all,
+               max(r[6] for r in rows), "yes" if all(r[7] == "yes" for r in rows) else "NO",
+               "", ""])
   print(f"KRR learning-curve grid ({designs} designs x {len(lams)} ridges per n, d = {d}, "
         f"{m} test points), float64, device {jax.devices()[0].device_kind}")
   print_table(["n", "designs", "ridges", "sklearn loop s (baseline)", "jaxlab path s",
