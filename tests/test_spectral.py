@@ -57,3 +57,20 @@ def test_spectrum_helpers(dtype):
   vals = jnp.array([1e-20, 1.0], dtype=jnp.float32)
   assert float(spectral.effective_condition(vals)) > 1 / float(jnp.finfo(jnp.float32).eps)
   assert float(spectral.effective_condition(vals, 1.0)) == pytest.approx(2.0)
+
+
+def test_batched_filters_equal_one_at_a_time(x64):
+  k = _psd(jax.random.key(7), 25)
+  kxt = jax.random.normal(jax.random.key(8), (6, 25), dtype=jnp.float64)
+  eig = spectral.eigh(k)
+  ridges = jnp.array([0.0, 1e-4, 0.5])
+  filters = jax.vmap(lambda r: spectral.ridge_or_pinv_filter(eig.values, r))(ridges)
+  np.testing.assert_allclose(filters[0], spectral.pinv_filter(eig.values), rtol=1e-14)
+  np.testing.assert_allclose(filters[2], spectral.ridge_filter(eig.values, 0.5), rtol=1e-14)
+  for y in (jax.random.normal(jax.random.key(9), (25,), dtype=jnp.float64),
+            jax.random.normal(jax.random.key(10), (25, 3), dtype=jnp.float64)):
+    alphas = spectral.apply_filters(eig, filters, y)
+    preds = spectral.predict_many(eig, kxt, y, filters)
+    for f, a, p in zip(filters, alphas, preds):
+      np.testing.assert_allclose(a, spectral.apply_filter(eig, f, y), rtol=1e-10, atol=1e-12)
+      np.testing.assert_allclose(p, spectral.predict(eig, kxt, y, f), rtol=1e-10, atol=1e-12)

@@ -14,6 +14,8 @@ product per value, and `vmap`s over the ridge or time:
 
   eig = eigh(k_train)                                       # (n,), (n, n); use float64
   preds = jax.vmap(lambda r: predict(eig, k_test_train, y, ridge_filter(eig.values, r)))(ridges)
+  filters = jax.vmap(lambda r: ridge_or_pinv_filter(eig.values, r))(ridges)   # (L, n), r=0 ok
+  preds = predict_many(eig, k_test_train, y, filters)      # (L, m): projections formed once
 
 Spectrum helpers (`lambda_min`, `lambda_max`, `condition_number`) live here too. Kernel ridge
 code (`jaxlab.kernels`) and NTK-regime dynamics (`jaxlab.ntk`) both build on this module.
@@ -81,6 +83,13 @@ def pinv_filter(values: jax.Array, rcond: float | None = None) -> jax.Array:
   return jnp.where(keep, 1.0 / jnp.where(keep, values, 1.0), 0.0)
 
 
+def ridge_or_pinv_filter(values: jax.Array, ridge, rcond: float | None = None) -> jax.Array:
+  """`ridge_filter(values, ridge)` for ridge > 0 and `pinv_filter(values, rcond)` at ridge == 0,
+  so a vmapped ridge path can include the ridgeless end point (`ridge` may be traced)."""
+  return jnp.where(ridge > 0, ridge_filter(values, jnp.where(ridge > 0, ridge, 1.0)),
+                   pinv_filter(values, rcond))
+
+
 def gradient_flow_filter(values: jax.Array, t, learning_rate=1.0) -> jax.Array:
   """g(lam) = (1 - exp(-eta t lam)) / lam: gradient flow on 0.5 ||K alpha - y||^2-style MSE
   dynamics of the NTK regime after time t (limit eta t at lam = 0)."""
@@ -100,6 +109,27 @@ def predict(eig: Eigh, k_test_train: jax.Array, y: jax.Array, filter_values: jax
             ) -> jax.Array:
   """K_test,train V diag(g) V^T y: predictions `(m,)` or `(m, o)` of the filtered estimator."""
   return k_test_train @ apply_filter(eig, filter_values, y)
+
+
+def apply_filters(eig: Eigh, filters: jax.Array, y: jax.Array) -> jax.Array:
+  """`apply_filter` for a batch of filters `(L, n)`: `(L, n)` or `(L, n, o)`, with V^T y formed
+  once and one matrix product for all filters."""
+  coef = eig.vectors.T @ y
+  if y.ndim == 2:
+    return jnp.einsum("in,ln,no->lio", eig.vectors, filters, coef)
+  return (filters * coef[None, :]) @ eig.vectors.T
+
+
+def predict_many(eig: Eigh, k_test_train: jax.Array, y: jax.Array, filters: jax.Array
+                 ) -> jax.Array:
+  """`predict` for a batch of filters `(L, n)` at once: predictions `(L, m)` or `(L, m, o)`.
+  The projections K_test,train V and V^T y are formed once, so each extra filter (ridge, time)
+  costs O(m n) instead of O(m n^2)."""
+  k_v = k_test_train @ eig.vectors
+  coef = eig.vectors.T @ y
+  if y.ndim == 2:
+    return jnp.einsum("mn,ln,no->lmo", k_v, filters, coef)
+  return (filters * coef[None, :]) @ k_v.T
 
 
 def effective_condition(values: jax.Array, ridge=0.0) -> jax.Array:
