@@ -215,6 +215,29 @@ def test_bias_variance_is_exact(x64, weighted):
   np.testing.assert_allclose(bv.risk, bv.bias2 + bv.variance)
 
 
+def test_bad_ridges_weights_and_shapes_are_refused_by_name(x64):
+  gram, k_test, y, w, _, _ = _problem()
+  p = ridge.path(gram)
+  with pytest.raises(ValueError, match=r"lams: expected ridges lambda >= 0"):
+    ridge.predictions(p, k_test, y, jnp.array([1e-3, -0.1]))
+  with pytest.raises(ValueError, match=r"lams: expected"):
+    ridge.bias_variance(p, k_test, y, y[:k_test.shape[0]], 0.1, jnp.array([jnp.nan]))
+  with pytest.raises(ValueError, match=r"weights: expected importance weights > 0"):
+    ridge.path(gram, w.at[3].set(-1.0))
+  with pytest.raises(ValueError, match=r"weights: expected shape"):
+    ridge.path(gram, w[:-1])
+  with pytest.raises(ValueError, match=r"k_train: expected a square"):
+    ridge.path(k_test)
+  with pytest.raises(ValueError, match=r"lam: expected a ridge lambda > 0"):
+    ridge.kernel_ridge(gram, y, 0.0)
+  with pytest.raises(ValueError, match=r"weights: expected"):
+    ridge.weighted_kernel_ridge(gram, y, jnp.zeros_like(w), 1e-3)
+  # Inside jit the values are traced and pass unchecked; the results are the eager ones.
+  lams = jnp.array([0.0, 1e-3])
+  np.testing.assert_allclose(jax.jit(ridge.predictions)(p, k_test, y, lams),
+                             ridge.predictions(p, k_test, y, lams), rtol=1e-12)
+
+
 def test_singular_ridgeless_systems_are_detected_not_silently_wrong(x64):
   # b = 2 torus Sobolev Gram with a near-coincident pair: singular at working precision.
   x = torus.design(jax.random.key(0), 64, "jittered").at[0].set(1e-9).at[1].set(0.0)

@@ -474,3 +474,11 @@ def test_bad_flags_fail_fast_naming_the_flag(tmp_path):
   assert proc.returncode == 2
   assert "--methods: got 'soup', expected one of: best_individual" in proc.stderr
   assert not (tmp_path / "w" / "results.json").exists()
+
+
+def test_data_dependent_bad_values_stop_before_the_workdir_is_written(tmp_path):
+  workdir = tmp_path / "w"
+  with pytest.raises(ConfigError) as e:
+    experiment.run(experiment.Config(coef_batch_size=100_000), str(workdir))
+  assert e.value.field == "coef_batch_size" and "val examples" in str(e.value)
+  assert not workdir.exists()

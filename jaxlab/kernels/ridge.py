@@ -28,6 +28,7 @@ from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlab.kernels import spectral
 
@@ -71,16 +72,33 @@ def absolute_ridge(lam, n: int):
   return n * jnp.asarray(lam)
 
 
+def _require(values, name: str, expected: str, ok) -> None:
+  """Raises ValueError naming `name` unless `ok(values)` holds everywhere. Traced values pass
+  unchecked (inside jit the caller's eager entry point is where bad input is caught)."""
+  if isinstance(values, jax.core.Tracer):
+    return
+  v = np.asarray(values)
+  if v.size and not bool(np.all(ok(v))):
+    raise ValueError(f"{name}: expected {expected}, got values in [{v.min():.3g}, {v.max():.3g}]")
+
+
 def path(k_train: jax.Array, weights: Optional[jax.Array] = None) -> Path:
   """Eigendecomposes `k_train (n, n)` (or W^{1/2} K W^{1/2} for positive `weights (n,)`)."""
+  if k_train.ndim != 2 or k_train.shape[0] != k_train.shape[1]:
+    raise ValueError(f"k_train: expected a square (n, n) Gram matrix, got shape {k_train.shape}")
   if weights is None:
     return Path(spectral.eigh(k_train))
+  if jnp.shape(weights) != (k_train.shape[0],):
+    raise ValueError(f"weights: expected shape ({k_train.shape[0]},), got {jnp.shape(weights)}")
+  _require(weights, "weights", "importance weights > 0 (finite)",
+           lambda w: np.isfinite(w) & (w > 0))
   sqrt_w = jnp.sqrt(weights)
   return Path(spectral.eigh(sqrt_w[:, None] * k_train * sqrt_w[None, :]), sqrt_w)
 
 
 def filters(p: Path, lams: jax.Array, rcond: Optional[float] = None) -> jax.Array:
   """Spectral filter values `(L, n)`: 1 / (eigenvalue + n lambda), pseudo-inverse at 0."""
+  _require(lams, "lams", "ridges lambda >= 0 (0 = ridgeless)", lambda v: v >= 0)
   lams = jnp.atleast_1d(jnp.asarray(lams, p.eig.values.dtype))
   return jax.vmap(lambda lam: spectral.ridge_or_pinv_filter(
       p.eig.values, absolute_ridge(lam, p.n), rcond))(lams)
@@ -158,6 +176,7 @@ def conditioning(p: Path, lams: jax.Array, rcond: Optional[float] = None
 
 def kernel_ridge(k_train: jax.Array, y: jax.Array, lam) -> jax.Array:
   """alpha = (K + n lambda I)^{-1} y by a Cholesky solve (one ridge lambda > 0)."""
+  _require(lam, "lam", "a ridge lambda > 0 (use ridgeless for 0)", lambda v: v > 0)
   n = k_train.shape[0]
   g = spectral.symmetrize(k_train) + absolute_ridge(lam, n) * jnp.eye(n, dtype=k_train.dtype)
   return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(g), y)
@@ -189,6 +208,9 @@ def weighted_kernel_ridge(k_train: jax.Array, y: jax.Array, weights: jax.Array, 
   """Importance-weighted KRR, alpha = (K + n lambda W^{-1})^{-1} y for weights `(n,)` > 0,
   solved in the symmetric positive-definite form W^{1/2} (W^{1/2} K W^{1/2} + n lambda I)^{-1}
   W^{1/2} y (Cholesky). lambda = 0 gives the unweighted interpolant `ridgeless(k_train, y)`."""
+  _require(weights, "weights", "importance weights > 0 (finite)",
+           lambda w: np.isfinite(w) & (w > 0))
+  _require(lam, "lam", "a ridge lambda >= 0", lambda v: v >= 0)
   if float(lam) == 0.0:
     return ridgeless(k_train, y, rcond=rcond, check=check)
   s = jnp.sqrt(weights)

@@ -410,11 +410,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
     "val_acc", "peak_bytes", "peak_rss_bytes", "coef_wall_s", ...}}, ...}`.
   """
   t_start = time.perf_counter()
-  wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite,
-                                                            resume=resume)
-  wd.write_config(to_dict(config))
-  if wd.resumed:
-    wd.truncate_metrics(None)  # rebuilt below from the checkpoints
+  # Data-dependent checks before the workdir is touched: bad input leaves nothing behind.
   ds = classifier.load_data(config)
   logging.info("data: %s", ds.summary())
   labeled = ingredients.take_labeled(ds.train, config.label_fraction, seed=config.seed)
@@ -425,6 +421,11 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
   if ds.train.x.ndim != 4:
     require(config.max_shift == 0 or config.model == "mlp", "max_shift",
             "shift augmentation needs images")
+  wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite,
+                                                            resume=resume)
+  wd.write_config(to_dict(config))
+  if wd.resumed:
+    wd.truncate_metrics(None)  # rebuilt below from the checkpoints
 
   key = jax.random.key(config.seed)
   start_key, recipe_key, soup_key = jax.random.split(key, 3)
