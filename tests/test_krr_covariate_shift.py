@@ -100,7 +100,10 @@ def test_cli_small_run_writes_the_contract(tmp_path):
   assert {"curves", "slopes", "checks"} <= set(results)
   checks = results["checks"]
   identity = [c for name, c in checks.items() if name.startswith("E2.2")]
-  assert len(identity) == 3 and all(c["pass"] for c in identity)
+  assert len(identity) == 4 and all(c["pass"] for c in identity)
+  conditioning = next(c for name, c in checks.items() if "singular" in name)
+  assert conditioning["value"] == 0 and set(conditioning["condition_numbers"]) == {"40", "80"}
+  assert all(1.0 < v < 1e12 for v in conditioning["condition_numbers"].values())
   assert any(name.startswith("E2.3a") for name in checks)
   krr0 = [c for c in results["curves"] if c["estimator"] == "krr" and c["nlam"] == 0.0]
   iw0 = [c for c in results["curves"] if c["estimator"] == "iw" and c["nlam"] == 0.0]

@@ -213,12 +213,16 @@ def _identity_deviations(data: cs.Data, data_mu0: cs.Data, y: jax.Array, h: cs.I
   phi, phi_test = cs.features(data.x, h, const), cs.features(data.x_test, h, const)
   pred_wr = jax.vmap(lambda nl: cs.weighted_ridge_features(
       phi, y, cs.weighted_ridge_weights(data.w, gamma, nl), phi_test))(nlams)
-  return {"zero": zero, "mu0": mu0, "lin": rel(pred_lin, pred_wr)}
+  # The lambda = 0 systems must be well-posed at working precision (else pinv truncates).
+  (c_krr, ill_krr), (c_iw, ill_iw) = ridge.conditioning(p_krr, 0.0), ridge.conditioning(p_iw, 0.0)
+  return {"zero": zero, "mu0": mu0, "lin": rel(pred_lin, pred_wr),
+          "cond": jnp.maximum(c_krr[0], c_iw[0]), "ill": ill_krr[0] | ill_iw[0]}
 
 
 def _identities(st: _Study):
   c = st.config
   devs = {"zero": [], "mu0": [], "lin": []}
+  conds, ill = [], 0
   for d in c.ds:
     data = st.data(2, d, 0)
     noise = c.noise_std * jax.random.normal(jax.random.fold_in(st.key, d), data.f_train.shape,
@@ -228,6 +232,8 @@ def _identities(st: _Study):
                                               jnp.asarray(c.nlams), c.noise_std))
     for k in devs:
       devs[k].append(float(out[k]))
+    conds.append(float(out["cond"]))
+    ill += int(out["ill"])
     st.log({"study": "E2.2", "d": d, "iw_equals_krr_at_0": devs["zero"][-1],
             "mu0_iw_equals_krr": devs["mu0"][-1],
             "linearized_iw_equals_weighted_ridge": devs["lin"][-1]})
@@ -237,6 +243,9 @@ def _identities(st: _Study):
                      "(predictions, every lambda)")):
     st.check(f"{name}: max rel. diff. over d in {list(c.ds)}", float(max(devs[key])),
              "<= 1e-8", max(devs[key]) <= 1e-8, per_d=dict(zip(map(str, c.ds), devs[key])))
+  st.check(f"E2.2 no ridgeless (n lambda = 0) KRR or IW-KRR system singular at working "
+           f"precision (condition > 1 / (n eps)), d in {list(c.ds)}", ill, 0, ill == 0,
+           condition_numbers=dict(zip(map(str, c.ds), conds)))
 
 
 def _bias_variance(st: _Study):
