@@ -138,7 +138,8 @@ def test_smoke_run_passes_every_check(tmp_path):
                                    "ntk_change"}
   failed = {k: c for k, c in results["checks"].items() if not c["pass"]}
   assert set(failed) <= NOT_REPRODUCED, failed
-  assert len(results["checks"]) == 18  # 6 constancy, 3 orderings, 2 attention, 2 contraction, 5 more
+  # 6 constancy, 3 tau0 orderings, 2 attention, 2 contraction, 2 change slopes, 3 init comparisons
+  assert len(results["checks"]) == 18
   for scheme in ("he", "ntk"):
     assert results["checks"][f"tau0_d_m^-1/2_exceeds_d_m^-1_{scheme}"]["pass"], scheme
   for name in ("attention_slope_d_m^-1", "attention_slope_d_m^-1/2", "weight_change_slope",
