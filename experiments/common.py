@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from absl import app, flags, logging
 
-from jaxlab.config import ConfigError
+from jaxlab.config import ConfigError, check_seed, is_seed_field
 from jaxlab.workdir import Workdir, WorkdirError
 
 FLAGS = flags.FLAGS
@@ -124,6 +124,9 @@ def config_from_flags(config_cls, flag_values: flags.FlagValues = FLAGS):
         raise ConfigError(field.name, f"expected a comma-separated list of "
                           f"{elem.__name__}, got {','.join(value)!r}") from None
     values[field.name] = value
+  for name, value in values.items():  # the seed rule first, before any check that uses them
+    if is_seed_field(name):
+      check_seed(name, value)
   return config_cls(**values)
 
 

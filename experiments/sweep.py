@@ -92,8 +92,9 @@ def main(argv):
     common.fail(str(e))
   fn = functools.partial(run_point, experiment=FLAGS.experiment,
                          base_flagfile=os.path.abspath(FLAGS.base_flagfile),
-                         runs_dir=os.path.join(wd.path, "runs"))
+                         runs_dir=wd.file("runs"))
   runner = sweep.ProcessPoolRunner(FLAGS.workers) if FLAGS.workers > 1 else sweep.SerialRunner()
+  wd.file(sweep.SWEEP_LOG)  # recorded in the workdir's manifest
   records = sweep.run_sweep(fn, sweep.expand_grid(grid), wd.path, runner=runner)
   wd.write_results({"experiment": FLAGS.experiment, "grid": grid, "points": records})
 

@@ -29,6 +29,30 @@ def require_choice(value: Any, field: str, choices) -> None:
           f"got {value!r}, expected one of: {', '.join(map(str, choices))}")
 
 
+MAX_SEED = 2**32 - 1
+
+
+def is_seed_field(name: str) -> bool:
+  """Fields holding seeds: `seed`, `*_seed`, `seeds` and `*_seeds`."""
+  return name in ("seed", "seeds") or name.endswith(("_seed", "_seeds"))
+
+
+def check_seeds(config) -> None:
+  """The one seed rule of every experiment: each seed field holds integers in
+  [0, 2**32 - 1] (what numpy, scikit-learn and `jax.random.key` all accept); raises
+  `ConfigError` naming the field."""
+  for field in dataclasses.fields(config):
+    if is_seed_field(field.name):
+      check_seed(field.name, getattr(config, field.name))
+
+
+def check_seed(name: str, value) -> None:
+  """`check_seeds` for one field `name` holding a seed or a sequence of seeds."""
+  for v in value if isinstance(value, (tuple, list)) else (value,):
+    require(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SEED,
+            name, f"seeds are integers in [0, {MAX_SEED}], got {v!r}")
+
+
 def to_dict(config) -> dict[str, Any]:
   """The config's fields as a dict (for config.json)."""
   return dataclasses.asdict(config)

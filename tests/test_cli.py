@@ -71,3 +71,86 @@ def test_helpshort_lists_the_config_flags():
   proc = run_module("experiments.train_classifier", "--helpshort", timeout=120)
   assert "--learning_rate: peak learning rate." in proc.stdout
   assert "--[no]resume" in proc.stdout and "--workdir" in proc.stdout
+
+
+def tree(root):
+  """{relative path: bytes or 'dir'} of everything under `root`."""
+  out = {}
+  for dirpath, dirnames, filenames in os.walk(root):
+    for name in dirnames:
+      out[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
+    for name in filenames:
+      path = os.path.join(dirpath, name)
+      with open(path, "rb") as f:
+        out[os.path.relpath(path, root)] = f.read()
+  return out
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+  """A finished one-epoch train_classifier workdir."""
+  from jaxlab.training import classifier  # pylint: disable=g-import-not-at-top
+  path = tmp_path_factory.mktemp("finished") / "done"
+  classifier.run(classifier.Config(num_epochs=1, width=32), str(path))
+  return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(dataset="tfds:mnist", data_dir="/nonexistent/tfds"), "data_dir"),  # data missing
+    (dict(batch_size=100000), "batch_size: must be <= the"),      # needs the data's size
+    (dict(dataset="gaussian_mixture", model="cnn"), "model: cnn needs images"),
+    (dict(model="vit", patch_size=3), "patch_size: must divide the image sides"),
+])
+def test_refused_runs_leave_the_file_system_as_they_found_it(tmp_path, finished_run, changes,
+                                                             message):
+  """Each data-dependent refusal, on a new workdir, on a finished jaxlab workdir with
+  --overwrite and --resume: the error names the flag; nothing is created, changed or
+  deleted."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  from jaxlab.config import ConfigError  # pylint: disable=g-import-not-at-top
+  from jaxlab.training import classifier  # pylint: disable=g-import-not-at-top
+  from jaxlab.workdir import Workdir  # pylint: disable=g-import-not-at-top
+  done = tmp_path / "done"
+  shutil.copytree(finished_run, done)
+  before = tree(tmp_path)
+  config = classifier.Config(num_epochs=1, width=32, **changes)
+  for path, mode in [(tmp_path / "new", {}), (done, {"overwrite": True}),
+                     (done, {"resume": True})]:
+    with pytest.raises(ConfigError, match=message):
+      classifier.run(config, Workdir(str(path), **mode))
+    assert tree(tmp_path) == before, (path, mode)
+
+
+def test_overwrite_never_deletes_a_users_files_or_the_checkout(tmp_path):
+  user = tmp_path / "x"
+  user.mkdir()
+  (user / "notes.txt").write_text("keep")
+  proc = run_module("experiments.train_classifier", f"--flagfile={SMOKE}", f"--workdir={user}",
+                    "--overwrite", "--seed=-3", timeout=120)  # the reported reproduction
+  assert proc.returncode == 2 and "--seed: seeds are integers" in proc.stderr, proc.stderr
+  assert (user / "notes.txt").read_text() == "keep" and os.listdir(user) == ["notes.txt"]
+  proc = run_module("experiments.train_classifier", f"--flagfile={SMOKE}", f"--workdir={user}",
+                    "--overwrite", timeout=120)
+  assert proc.returncode == 2 and "not created by jaxlab" in proc.stderr, proc.stderr[-2000:]
+  assert (user / "notes.txt").read_text() == "keep"
+  listing = sorted(os.listdir(REPO))
+  proc = run_module("experiments.train_classifier", f"--flagfile={SMOKE}", "--workdir=.",
+                    "--overwrite", timeout=120)
+  assert proc.returncode == 2 and "--overwrite refuses to clear" in proc.stderr
+  assert sorted(os.listdir(REPO)) == listing
+  link = tmp_path / "link"
+  os.symlink(user, link)
+  proc = run_module("experiments.train_classifier", f"--flagfile={SMOKE}", f"--workdir={link}",
+                    "--overwrite", timeout=120)
+  assert proc.returncode == 2 and "not created by jaxlab" in proc.stderr, proc.stderr[-2000:]
+  assert (user / "notes.txt").read_text() == "keep" and os.path.islink(link)
+
+
+def test_overwrite_replaces_a_finished_jaxlab_run(tmp_path):
+  args = [f"--flagfile={SMOKE}", "--num_epochs=1", f"--workdir={tmp_path / 'run'}"]
+  assert run_module("experiments.train_classifier", *args).returncode == 0
+  again = run_module("experiments.train_classifier", *args, "--overwrite", "--num_epochs=2")
+  assert again.returncode == 0, again.stderr[-2000:]
+  config = json.loads((tmp_path / "run" / "config.json").read_text())
+  assert config["config"]["num_epochs"] == 2
+  assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2

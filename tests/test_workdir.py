@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -49,6 +50,8 @@ def test_overwrite_clears_and_resume_keeps(tmp_path):
   with pytest.raises(WorkdirError, match="different config.*x: stored 1, now 2"):
     Workdir(str(tmp_path), resume=True).write_config({"x": 2})
   fresh = Workdir(str(tmp_path), overwrite=True)
+  assert (tmp_path / "config.json").exists()  # nothing is cleared before open()
+  fresh.open()
   assert fresh.read_metrics() == [] and not (tmp_path / "config.json").exists()
   with pytest.raises(WorkdirError, match="exclude"):
     Workdir(str(tmp_path), overwrite=True, resume=True)
@@ -71,3 +74,101 @@ def test_workdir_that_is_a_file_is_refused(tmp_path):
     Workdir(str(f))
   with pytest.raises(WorkdirError, match="required"):
     Workdir("")
+
+
+def snapshot(root):
+  """{relative path: bytes or 'dir' or 'link -> target'} of everything under `root`."""
+  out = {}
+  for dirpath, dirnames, filenames in os.walk(root):
+    for name in dirnames + filenames:
+      path = os.path.join(dirpath, name)
+      rel = os.path.relpath(path, root)
+      if os.path.islink(path):
+        out[rel] = "link -> " + os.readlink(path)
+      elif os.path.isdir(path):
+        out[rel] = "dir"
+      else:
+        with open(path, "rb") as f:
+          out[rel] = f.read()
+  return out
+
+
+def test_construction_touches_nothing(tmp_path):
+  Workdir(str(tmp_path / "new"))
+  Workdir(str(tmp_path / "new"), overwrite=True)
+  Workdir(str(tmp_path / "new"), resume=True)
+  assert not (tmp_path / "new").exists()
+
+
+def test_overwrite_refuses_directories_jaxlab_did_not_create(tmp_path):
+  user = tmp_path / "user"
+  user.mkdir()
+  (user / "notes.txt").write_text("keep")
+  before = snapshot(tmp_path)
+  with pytest.raises(WorkdirError, match="not created by jaxlab.*notes.txt"):
+    Workdir(str(user), overwrite=True)
+  with pytest.raises(WorkdirError, match="cannot --resume.*not created by jaxlab"):
+    Workdir(str(user), resume=True)
+  assert snapshot(tmp_path) == before
+
+
+def test_overwrite_refuses_a_jaxlab_workdir_holding_a_users_file(tmp_path):
+  wd = Workdir(str(tmp_path / "run"))
+  wd.write_config({"x": 1})
+  (tmp_path / "run" / "notes.txt").write_text("keep")
+  before = snapshot(tmp_path)
+  with pytest.raises(WorkdirError, match="holds notes.txt, which jaxlab did not write"):
+    Workdir(str(tmp_path / "run"), overwrite=True)
+  assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("where", ["cwd", "parent_of_cwd", "git", "home"])
+def test_overwrite_never_clears_protected_directories(tmp_path, monkeypatch, where):
+  target = tmp_path / "t"
+  wd = Workdir(str(target))
+  wd.write_config({"x": 1})  # a genuine jaxlab workdir, otherwise clearable
+  if where == "cwd":
+    monkeypatch.chdir(target)
+  elif where == "parent_of_cwd":
+    (target / "plots" / "sub").mkdir()
+    monkeypatch.chdir(target / "plots" / "sub")
+  elif where == "git":
+    (target / ".git").mkdir()
+  else:
+    monkeypatch.setenv("HOME", str(target))
+  before = snapshot(tmp_path)
+  with pytest.raises(WorkdirError, match="--overwrite refuses to clear"):
+    Workdir("." if where == "cwd" else str(target), overwrite=True)
+  assert snapshot(tmp_path) == before
+
+
+def test_overwrite_of_the_repository_is_refused(repo_root):
+  with pytest.raises(WorkdirError, match="--overwrite refuses to clear"):
+    Workdir(repo_root, overwrite=True)
+
+
+def test_symlinked_workdir_is_resolved_and_the_link_kept(tmp_path):
+  real = tmp_path / "real"
+  link = tmp_path / "link"
+  wd = Workdir(str(real))
+  wd.write_config({"x": 1})
+  wd.log(1, {"loss": 1.0})
+  os.symlink(real, link)
+  outside = tmp_path / "outside.txt"
+  outside.write_text("keep")
+  os.symlink(outside, real / "plots" / "points_outside")
+  fresh = Workdir(str(link), overwrite=True)
+  assert fresh.path == str(real)
+  fresh.write_config({"x": 2})
+  assert os.path.islink(link) and os.path.realpath(link) == str(real)
+  assert fresh.read_config()["config"] == {"x": 2} and fresh.read_metrics() == []
+  assert outside.read_text() == "keep"  # links inside are removed, never followed
+
+
+def test_written_files_are_group_readable(tmp_path):
+  wd = Workdir(str(tmp_path / "run"))
+  wd.write_config({"x": 1})
+  wd.log(1, {"loss": 1.0})
+  wd.write_results({"a": 1})
+  for name in ("config.json", "metrics.jsonl", "results.json"):
+    assert os.stat(tmp_path / "run" / name).st_mode & 0o044 == 0o044, name

@@ -378,10 +378,10 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
   step times of the runs).
   """
   t_start = time.perf_counter()
+  load_data(config)  # fail on bad data options before the workdir is touched
   wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite,
                                                             resume=resume)
   wd.write_config(to_dict(config))
-  load_data(config)  # fail on bad data options before any training
   points = sweep.expand_grid({"eps": list(config.eps), "method": list(config.methods),
                               "seed": list(config.seeds)})
   if config.workers > 1:
@@ -391,6 +391,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
     ctx = _Context(config)
     fn = functools.partial(train_and_evaluate, config=config, ctx=ctx)
     runner = sweep.SerialRunner()
+  wd.file(sweep.SWEEP_LOG)  # recorded in the workdir's manifest
   records = sweep.run_sweep(fn, points, wd.path, runner=runner)
   runs = [r["result"] for r in records]
 

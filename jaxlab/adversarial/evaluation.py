@@ -24,7 +24,7 @@ import numpy as np
 
 from jaxlab.adversarial import attacks, linearity
 from jaxlab.adversarial.attacks import DATA_RANGE, Box
-from jaxlab.training.loop import batch_indices
+from jaxlab.training.loop import padded_batches
 
 Attack = Callable[[object, jax.Array, jax.Array, jax.Array], jax.Array]  # (params, x, y, key)
 
@@ -41,14 +41,9 @@ def attacked_correct(apply_fn, attack: Attack, params, x: np.ndarray, y: np.ndar
     raise ValueError("cannot evaluate on an empty set")
   batch_size = min(batch_size, n)
   out = []
-  for b, idx in enumerate(batch_indices(n, batch_size, drop_remainder=False)):
-    pad = batch_size - len(idx)
-    xb, yb = x[idx], y[idx]
-    if pad:
-      xb = np.concatenate([xb, np.repeat(xb[:1], pad, axis=0)])
-      yb = np.concatenate([yb, np.repeat(yb[:1], pad, axis=0)])
+  for b, ((xb, yb), real) in enumerate(padded_batches((x, y), batch_size)):
     x_adv = attack(params, xb, yb, jax.random.fold_in(key, b))
-    out.append(np.asarray(attacks.correct(apply_fn, params, x_adv, yb))[:len(idx)])
+    out.append(np.asarray(attacks.correct(apply_fn, params, x_adv, yb))[:real])
   return np.concatenate(out)
 
 

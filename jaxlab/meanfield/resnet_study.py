@@ -543,13 +543,13 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
   logging.info("limit sweep: depths %s x width %d, widths %s x depth %d, %d seeds",
                config.limit_depths, config.limit_ref_width, config.limit_widths,
                config.limit_ref_depth, config.limit_seeds)
-  limit_rows = limit_sweep(config, k_limit, x, y, x_test, os.path.join(wd.path, "sweeps",
-                                                                       "limit"))
+  limit_rows = limit_sweep(config, k_limit, x, y, x_test, wd.file(os.path.join("sweeps",
+                                                                    "limit")))
   limit = limit_ratios(config, limit_rows)
 
   logging.info("generalisation sweep: n in %s", config.gen_sizes)
   gen_rows = generalisation_sweep(config, k_gen, x_test, y_test,
-                                  os.path.join(wd.path, "sweeps", "generalisation"))
+                                  wd.file(os.path.join("sweeps", "generalisation")))
   for r in gen_rows:
     wd.log(config.gen_steps, {"study": "generalisation", **r})
   gen_n = [r["n"] for r in gen_rows]

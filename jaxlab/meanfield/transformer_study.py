@@ -476,7 +476,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
 
   logging.info("NTK at init: widths %s, inits %s, %d seeds", config.ntk_widths, config.inits,
                config.ntk_seeds)
-  ntk_rows = ntk_init_sweep(config, k_ntk, os.path.join(wd.path, "sweeps", "ntk_init"))
+  ntk_rows = ntk_init_sweep(config, k_ntk, wd.file(os.path.join("sweeps", "ntk_init")))
   attention_slope = {}
   for tau0 in ("d_m^-1", "d_m^-1/2"):
     rows = [_select(ntk_rows, init="lecun", tau0=tau0, width=w)[0] for w in config.ntk_widths]
@@ -484,7 +484,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
         config.ntk_widths, [r["attention_deviation"] for r in rows])
 
   logging.info("GD dynamics: widths %s, %d steps", config.gd_widths, config.gd_steps)
-  gd_rows, trajectories = gd_sweep(config, k_gd, os.path.join(wd.path, "sweeps", "gd"))
+  gd_rows, trajectories = gd_sweep(config, k_gd, wd.file(os.path.join("sweeps", "gd")))
   for (scheme, width), traj in trajectories.items():
     for j, step in enumerate(range(0, config.gd_steps + 1, config.log_every)):
       wd.log(step, {"study": "gd", "init": scheme, "width": width, "loss": traj["loss"][step],
@@ -505,7 +505,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False) -> d
                   **{f"loss_{s}": v[step] for s, v in comparison["loss_curves"].items()}})
 
   logging.info("width needed vs N: N in %s", config.sizes)
-  size_rows = width_needed_sweep(config, k_size, os.path.join(wd.path, "sweeps", "width"))
+  size_rows = width_needed_sweep(config, k_size, wd.file(os.path.join("sweeps", "width")))
   width_exponent = checks_lib.loglog_slope([r["n"] for r in size_rows],
                                            [r["width_needed"] for r in size_rows])
 

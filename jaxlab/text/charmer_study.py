@@ -193,7 +193,7 @@ def obtain_victim(config: Config, name: str, ds: data_lib.Dataset, wd: Workdir
             f"config ({', '.join(f'{k}: {stored.get(k)!r} != {wanted.get(k)!r}' for k in diff)})")
     logging.info("reusing the %s victim in %s", name, path)
     return found, results, path
-  path = os.path.join(wd.path, VICTIMS, name)
+  path = wd.file(os.path.join(VICTIMS, name))
   if victim.is_trained(path):
     found, results = victim.load(path)
     logging.info("reusing the %s victim trained in %s", name, path)
@@ -344,7 +344,7 @@ def defend(config: Config, ds: data_lib.Dataset, base: victim.Victim, score_fn, 
   adv = [r for r in results if r.success]
   logging.info("defence: %d adversarial training sentences from %d attacked", len(adv),
                sum(r.attacked for r in results))
-  path = os.path.join(wd.path, VICTIMS, DEFENDED)
+  path = wd.file(os.path.join(VICTIMS, DEFENDED))
   if victim.is_trained(path):
     return victim.load(path)
   spec = dataclasses.replace(
@@ -370,10 +370,10 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
     and, with `defence`, the ASR before and after adversarial fine-tuning.
   """
   t_start = time.perf_counter()
+  ds = data_lib.load("tweets", seed=config.seed, task=config.task)
   wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite,
                                                             resume=resume)
   wd.write_config(to_dict(config))
-  ds = data_lib.load("tweets", seed=config.seed, task=config.task)
   key = jax.random.key(config.seed)
   sample_key, attack_key, defence_key, subset_key = jax.random.split(key, 4)
   del key

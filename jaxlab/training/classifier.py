@@ -180,10 +180,13 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
     The results dict.
   """
   t_start = time.perf_counter()
+  ds = load_data(config)  # every data-dependent check before the workdir is touched
+  steps_per_epoch = len(ds.train) // config.batch_size
+  require(steps_per_epoch >= 1, "batch_size",
+          f"must be <= the {len(ds.train)} training examples, got {config.batch_size}")
   wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite,
                                                             resume=resume)
   wd.write_config(to_dict(config))
-  ds = load_data(config)
   logging.info("data: %s", ds.summary())
 
   key = jax.random.key(config.seed)
@@ -195,9 +198,6 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
   params = models.init(model, init_key, ds.train.x[:1])
   n_params = models.num_params(params)
   logging.info("%s with %d parameters", config.model, n_params)
-  steps_per_epoch = len(ds.train) // config.batch_size
-  require(steps_per_epoch >= 1, "batch_size",
-          f"must be <= the {len(ds.train)} training examples, got {config.batch_size}")
   schedule = optim.make_schedule(config.schedule, config.learning_rate,
                                  steps_per_epoch * config.num_epochs)
   tx = optim.make_optimizer(config.optimizer, schedule, weight_decay=config.weight_decay,
@@ -224,7 +224,7 @@ def run(config: Config, workdir: str | Workdir, *, overwrite: bool = False,
   val = loop.evaluate(eval_step, state.params, ds.val, config.eval_batch_size, mesh)
   test = loop.evaluate(eval_step, state.params, ds.test, config.eval_batch_size, mesh)
   if config.checkpoint:
-    ckpt_lib.save_pytree(os.path.join(wd.path, "params"), jax.device_get(state.params),
+    ckpt_lib.save_pytree(wd.file("params"), jax.device_get(state.params),
                          force=True)
   results = {
       "test_acc": test["acc"], "val_acc": val["acc"], "test_loss": test["loss"],

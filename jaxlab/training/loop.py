@@ -8,7 +8,7 @@ optional data-parallel sharding over all devices (`jax.sharding`, no pmap).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -41,13 +41,28 @@ def data_parallel_mesh(devices=None) -> Mesh:
   return Mesh(devices.reshape(-1), ("data",))
 
 
+def padded_batches(arrays: Sequence[np.ndarray], batch_size: int
+                   ) -> Iterator[tuple[tuple[np.ndarray, ...], int]]:
+  """Consecutive batches of the rows of `arrays` (all of one length), in order; the last
+  batch is padded to `batch_size` by repeating its first row, so one shape is compiled.
+  Yields `(batch arrays, number of real rows)`."""
+  n = len(arrays[0])
+  for idx in batch_indices(n, batch_size, drop_remainder=False):
+    pad = batch_size - len(idx)
+    batch = tuple(a[idx] for a in arrays)
+    if pad:
+      batch = tuple(np.concatenate([b, np.repeat(b[:1], pad, axis=0)]) for b in batch)
+    yield batch, len(idx)
+
+
 def evaluate(eval_step, params, split: Split, batch_size: int = 512,
              mesh: Mesh | None = None,
              encode: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, float]:
   """Mean loss and accuracy of `params` on `split` (`eval_step` from `make_eval_step`).
 
-  The last batch is padded to `batch_size` with mask 0, so a single shape is compiled.
-  `encode` (optional) maps each batch of inputs to model inputs, e.g. texts to padded ids.
+  Batches come from `padded_batches` with mask 0 on the padding rows, so a single shape is
+  compiled. `encode` (optional) maps each batch of inputs to model inputs, e.g. texts to
+  padded ids.
   """
   n = len(split)
   if n == 0:
@@ -56,14 +71,8 @@ def evaluate(eval_step, params, split: Split, batch_size: int = 512,
   if mesh is not None:
     batch_size = -(-batch_size // mesh.size) * mesh.size
   totals = None
-  for idx in batch_indices(n, batch_size, drop_remainder=False):
-    pad = batch_size - len(idx)
-    x, y = split.x[idx], split.y[idx]
-    mask = np.ones(batch_size, np.float32)
-    if pad:
-      x = np.concatenate([x, np.repeat(x[:1], pad, axis=0)])
-      y = np.concatenate([y, np.repeat(y[:1], pad, axis=0)])
-      mask[len(idx):] = 0.0
+  for (x, y), real in padded_batches((split.x, split.y), batch_size):
+    mask = (np.arange(batch_size) < real).astype(np.float32)
     if encode is not None:
       x = encode(x)
     args = _put((x, y, mask), mesh)

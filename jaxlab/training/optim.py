@@ -1,8 +1,16 @@
-"""Optimisers and learning-rate schedules by name (optax), for configs and flags."""
+"""Optimisers and learning-rate schedules by name (optax), for configs and flags.
+
+  optim = OptimConfig(optimizer="sgd", learning_rate=0.1, schedule="triangular")
+  tx = from_config(optim, total_steps=1000)       # an optax GradientTransformation
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
 import optax
+
+from jaxlab.experiment.config import require, require_choice
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "triangular")
@@ -52,3 +60,36 @@ def make_optimizer(name: str, learning_rate: float | optax.Schedule, *, weight_d
     parts.append(optax.sgd(learning_rate, momentum=momentum or None) if name == "sgd"
                  else optax.adam(learning_rate))
   return optax.chain(*parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+  """The optimiser part of an experiment's config (`from_config` builds it).
+
+  Attributes:
+    optimizer: sgd, adam or adamw.
+    learning_rate: peak learning rate.
+    schedule: constant, cosine, warmup_cosine or triangular.
+    weight_decay: weight decay (L2 for sgd/adam, decoupled for adamw).
+    momentum: sgd momentum.
+  """
+
+  optimizer: str = "adam"
+  learning_rate: float = 1e-3
+  schedule: str = "cosine"
+  weight_decay: float = 0.0
+  momentum: float = 0.9
+
+  def __post_init__(self):
+    require_choice(self.optimizer, "optimizer", OPTIMIZERS)
+    require_choice(self.schedule, "schedule", SCHEDULES)
+    require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
+    require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+    require(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
+
+
+def from_config(config: OptimConfig, total_steps: int) -> optax.GradientTransformation:
+  """The optimiser of `config` with its schedule over `total_steps` steps."""
+  schedule = make_schedule(config.schedule, config.learning_rate, total_steps)
+  return make_optimizer(config.optimizer, schedule, weight_decay=config.weight_decay,
+                        momentum=config.momentum)
