@@ -1,64 +1,176 @@
-"""Shared plumbing of the experiment entry points: flags from a config dataclass.
+"""Shared plumbing of the experiment entry points: flags from a study's config.
 
 An entry point is three lines:
 
-  from jaxlab.training import classifier
-  main = common.make_main(classifier.Config, classifier.run, resumable=True)
+  from jaxlab.papers import elle
+  main = common.make_main(elle.STUDY)
   if __name__ == "__main__": common.run(main)
 
-Every field of the config becomes a flag of the same name, type and default, with the help text
-taken from the dataclass's `Attributes:` docstring section; `--workdir`, `--overwrite` and (for
-resumable experiments) `--resume` are added. A bad value stops the run before any work with a
-message naming the flag.
+`--config=NAME` picks one of the study's presets (default: `default`; the flagfiles
+`<name>.flags` and `<name>_smoke.flags` pick `default` and `smoke`), and every field of the
+config, nested ones by their dotted path (`--optim.learning_rate`), is a flag that overrides
+it. A nested field whose name is unique in the config also answers to its short name
+(`--learning_rate`), and a nested config's `name` field to the config's own name
+(`--model=cnn` for `--model.name=cnn`). Help texts come from the config classes'
+`Attributes:` docstring sections; defaults shown are those of the `default` preset.
+`--workdir`, `--overwrite` and (for resumable studies) `--resume` are added. A bad value stops
+the run before any work, and before anything is written, with a message naming the flag.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging as std_logging
-import re
 import sys
-import types
-import typing
-from typing import Any, Callable
+from typing import Any, Sequence
 
 from absl import app, flags, logging
 
-from jaxlab.config import ConfigError, check_seed, is_seed_field
-from jaxlab.workdir import Workdir, WorkdirError
+from jaxlab.experiment import config as config_lib
+from jaxlab.experiment import study as study_lib
+from jaxlab.experiment.config import ConfigError
+from jaxlab.experiment.workdir import WorkdirError
 
 FLAGS = flags.FLAGS
-_SCALARS = (bool, int, float, str)
+_RESERVED = ("config", "workdir", "overwrite", "resume")
 
 
-def attribute_docs(cls) -> dict[str, str]:
-  """`{field: help}` parsed from the `Attributes:` section of a Google-style docstring.
+def _caller_module(depth: int = 2) -> str:
+  """The module name absl gives the caller's flags (sys.argv[0] for __main__, as absl does)."""
+  name = sys._getframe(depth).f_globals["__name__"]  # pylint: disable=protected-access
+  return sys.argv[0] if name == "__main__" else name
 
-  An entry is `name: text` (or `a, b: text` for several fields) at the section's indentation;
-  deeper-indented lines continue it.
-  """
-  match = re.search(r"^([ \t]*)Attributes:[ \t]*\n(.*)", cls.__doc__ or "", re.M | re.S)
-  if not match:
-    return {}
-  helps: dict[str, str] = {}
-  names: list[str] = []
-  entry_indent = None
-  for line in match.group(2).splitlines():
-    if not line.strip():
-      continue
-    indent = len(line) - len(line.lstrip())
-    if entry_indent is None:
-      entry_indent = indent
-    if indent < entry_indent:
-      break
-    m = re.match(r"^\s*(\w+(?:\s*,\s*\w+)*):\s*(.*)$", line)
-    if indent == entry_indent and m:
-      names = [n.strip() for n in m.group(1).split(",")]
-      helps.update({n: m.group(2).strip() for n in names})
+
+def aliases(config_type: type) -> dict[str, str]:
+  """`{short flag: dotted path}`: `<group>` for `<group>.name`, and unique leaf names."""
+  out = {}
+  for leaf in config_lib.leaves(config_type):
+    group, _, rest = leaf.path.rpartition(".")
+    if rest == "name" and group and "." not in group:
+      out[group] = leaf.path
+  for name, path in config_lib.unique_leaf_names(config_type).items():
+    if name not in out and name not in _RESERVED:
+      out.setdefault(name, path)
+  return out
+
+
+def define_study_flags(study: study_lib.Study, flag_values: flags.FlagValues = FLAGS,
+                       module_name: str | None = None) -> None:
+  """Defines `--config`, one flag per config leaf (plus the short aliases), `--workdir`,
+  `--overwrite` and, if the study is resumable, `--resume`."""
+  kw = dict(module_name=module_name or _caller_module(), flag_values=flag_values)
+  default = study.preset("default")
+  flags.DEFINE_enum("config", "default", list(study.presets),
+                    "the preset the flags below override", **kw)
+  for leaf in config_lib.leaves(type(default)):
+    value = config_lib.get(default, leaf.path)
+    help_ = config_lib.attribute_docs(leaf.owner).get(leaf.name, leaf.name)
+    if leaf.kind is tuple:
+      flags.DEFINE_list(leaf.path, None if value is None else [str(v) for v in value],
+                        f"{help_} (comma-separated)", **kw)
+    elif leaf.optional:
+      flags.DEFINE_string(leaf.path, None if value is None else str(value), help_, **kw)
+    elif leaf.kind is bool:
+      flags.DEFINE_bool(leaf.path, value, help_, **kw)
+    elif leaf.kind is int:
+      flags.DEFINE_integer(leaf.path, value, help_, **kw)
+    elif leaf.kind is float:
+      flags.DEFINE_float(leaf.path, value, help_, **kw)
+    elif leaf.kind is str:
+      flags.DEFINE_string(leaf.path, value, help_, **kw)
     else:
-      for n in names:
-        helps[n] += " " + line.strip()
-  return helps
+      raise TypeError(f"{leaf.owner.__name__}.{leaf.name}: unsupported flag type {leaf.kind}")
+  for short, path in aliases(type(default)).items():
+    flags.DEFINE_alias(short, path, **kw)
+  flags.DEFINE_string("workdir", None, "output directory (new, or empty)", **kw)
+  flags.DEFINE_bool("overwrite", False, "replace a workdir that a finished or failed jaxlab "
+                    "run left (never a directory jaxlab did not create)", **kw)
+  if study.resumable:
+    flags.DEFINE_bool("resume", False, "continue the run in --workdir where it stopped", **kw)
+
+
+def config_from_flags(study: study_lib.Study, flag_values: flags.FlagValues = FLAGS) -> Any:
+  """The preset `--config` with the flags given on the command line (or in a flagfile)
+  applied; raises `ConfigError` naming the flag."""
+  changes = {}
+  for leaf in config_lib.leaves(study.config_type):
+    flag = flag_values[leaf.path]
+    if flag.present:
+      changes[leaf.path] = flag.value
+  for path in changes:  # the seed rule first, before any check that would use a bad seed
+    if config_lib.is_seed_field(path.rpartition(".")[2]):
+      config_lib.check_seed(path, config_lib.parse(_leaf(study, path), changes[path]))
+  return config_lib.override(study.preset(flag_values["config"].value), changes)
+
+
+def _leaf(study, path):
+  return next(l for l in config_lib.leaves(study.config_type) if l.path == path)
+
+
+def config_from_args(study: study_lib.Study, args: Sequence[str]) -> Any:
+  """The config that `python -m experiments.<name> ARGS` would run (e.g. `["--flagfile=
+  experiments/flags/elle.flags"]`), resolved without running anything."""
+  flag_values = flags.FlagValues()
+  define_study_flags(study, flag_values, module_name="experiments")
+  flag_values(["experiment", *args])
+  return config_from_flags(study, flag_values)
+
+
+class _DropOrbaxInfo(std_logging.Filter):
+  """Orbax logs every file it writes at INFO; keep its warnings only."""
+
+  def filter(self, record):
+    return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
+
+
+def fail(message: str) -> None:
+  """Prints `error: message` and exits with status 2 (bad flags, no work done)."""
+  sys.stderr.write(f"error: {message}\n")
+  sys.exit(2)
+
+
+def make_main(study: study_lib.Study, run_fn=None, *, resumable: bool = False):
+  """Defines the study's flags; returns `main(argv)`, which builds and checks the config and
+  runs `jaxlab.experiment.run(study, config, --workdir, ...)`."""
+  if not isinstance(study, study_lib.Study):  # TEMPORARY: entry points not yet migrated
+    return _legacy_make_main(study, run_fn, resumable=resumable, module_name=_caller_module())
+  define_study_flags(study, FLAGS, _caller_module())
+
+  def main(argv):
+    if len(argv) > 1:
+      fail(f"unexpected positional arguments {argv[1:]}; flags look like --name=value")
+    std_logging.getLogger("absl").addFilter(_DropOrbaxInfo())
+    logging.set_verbosity(logging.INFO)
+    try:
+      config = config_from_flags(study)
+    except ConfigError as e:
+      fail(f"--{e}")
+    if not FLAGS.workdir:
+      fail("--workdir is required (a new or empty directory)")
+    try:
+      study_lib.run(study, config, FLAGS.workdir, overwrite=FLAGS.overwrite,
+                    resume=study.resumable and FLAGS.resume)
+    except ConfigError as e:
+      fail(f"--{e}")
+    except WorkdirError as e:
+      fail(str(e))
+
+  return main
+
+
+def run(main) -> None:
+  """`app.run(main)`."""
+  app.run(main)
+
+
+# --- TEMPORARY: the flat-config plumbing of entry points not yet on the skeleton ------------
+import dataclasses  # noqa: E402
+import types  # noqa: E402
+import typing  # noqa: E402
+
+from jaxlab.experiment.config import attribute_docs, check_seed, is_seed_field  # noqa: E402
+from jaxlab.experiment.workdir import Workdir  # noqa: E402
+
+_SCALARS = (bool, int, float, str)
 
 
 def _unwrap(tp):
@@ -74,12 +186,6 @@ def _unwrap(tp):
     args = [a for a in typing.get_args(tp) if a is not Ellipsis]
     return tuple, (args[0] if args else str), optional
   return tp, None, optional
-
-
-def _caller_module(depth: int = 2) -> str:
-  """The module name absl gives the caller's flags (sys.argv[0] for __main__, as absl does)."""
-  name = sys._getframe(depth).f_globals["__name__"]  # pylint: disable=protected-access
-  return sys.argv[0] if name == "__main__" else name
 
 
 def define_config_flags(config_cls, module_name: str | None = None,
@@ -110,7 +216,7 @@ def define_config_flags(config_cls, module_name: str | None = None,
       raise TypeError(f"{config_cls.__name__}.{field.name}: unsupported flag type {base}")
 
 
-def config_from_flags(config_cls, flag_values: flags.FlagValues = FLAGS):
+def legacy_config_from_flags(config_cls, flag_values: flags.FlagValues = FLAGS):
   """Builds `config_cls` from the parsed flags; raises `ConfigError` naming a bad flag."""
   hints = typing.get_type_hints(config_cls)
   values: dict[str, Any] = {}
@@ -130,24 +236,10 @@ def config_from_flags(config_cls, flag_values: flags.FlagValues = FLAGS):
   return config_cls(**values)
 
 
-class _DropOrbaxInfo(std_logging.Filter):
-  """Orbax logs every file it writes at INFO; keep its warnings only."""
-
-  def filter(self, record):
-    return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
-
-
-def fail(message: str) -> None:
-  """Prints `error: message` and exits with status 2 (bad flags, no work done)."""
-  sys.stderr.write(f"error: {message}\n")
-  sys.exit(2)
-
-
-def make_main(config_cls, run_fn: Callable[..., Any], *, resumable: bool = False):
+def _legacy_make_main(config_cls, run_fn, *, resumable: bool = False, module_name: str = ""):
   """Defines the flags of `config_cls` plus the workdir flags; returns `main(argv)`, which
   builds and validates the config, creates the workdir (refusing a non-empty one unless
   --overwrite or --resume) and calls `run_fn(config, workdir)`."""
-  module_name = _caller_module()
   define_config_flags(config_cls, module_name)
   flags.DEFINE_string("workdir", None, "output directory (must be new or empty)",
                       module_name=module_name)
@@ -163,7 +255,7 @@ def make_main(config_cls, run_fn: Callable[..., Any], *, resumable: bool = False
     std_logging.getLogger("absl").addFilter(_DropOrbaxInfo())
     logging.set_verbosity(logging.INFO)
     try:
-      config = config_from_flags(config_cls)
+      config = legacy_config_from_flags(config_cls)
     except ConfigError as e:
       fail(f"--{e}")
     if not FLAGS.workdir:
@@ -180,6 +272,3 @@ def make_main(config_cls, run_fn: Callable[..., Any], *, resumable: bool = False
   return main
 
 
-def run(main) -> None:
-  """`app.run(main)`."""
-  app.run(main)

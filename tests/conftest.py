@@ -1,5 +1,6 @@
 """Test-wide settings: 8 CPU host devices (sharded code runs without accelerators), rank
-promotion raises, warnings are errors (setup.cfg), and an `x64` fixture for float64 tests."""
+promotion raises, dtype promotion is strict (no silent float32 -> float64 or int -> float
+mixing), warnings are errors (setup.cfg), and `x64` / `dtype` fixtures for float64 tests."""
 
 import os
 
@@ -13,6 +14,7 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

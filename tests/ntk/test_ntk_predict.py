@@ -1,4 +1,4 @@
-"""NTK-regime predictions: neural-tangents 0.6.5 reference values (tests/data), the gradient
+"""NTK-regime predictions: neural-tangents 0.6.5 reference values (tests/ntk/reference), the gradient
 flow ODE, kernel ridge / GP posterior identities, and agreement with the spectral core."""
 
 import collections
@@ -13,7 +13,7 @@ from jaxlab import ntk
 from jaxlab.kernels import spectral
 from jaxlab.ntk import predict, stax
 
-REFERENCE = dict(np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+REFERENCE = dict(np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference",
                                       "nt_reference.npz")))
 Pair = collections.namedtuple("Pair", "nngp ntk")
 REGS = [(0.0, False), (1e-2, False), (1e-2, True)]

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from conftest import REPO
-from jaxlab import sweep
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from jaxlab.experiment import sweep
 
 
 def test_expand_grid_order_and_base():

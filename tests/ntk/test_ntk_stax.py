@@ -1,5 +1,5 @@
 """Infinite-width `stax` kernels: neural-tangents 0.6.5 reference values (float64, 1e-6
-relative; recorded by tests/data/make_nt_reference.py in a separate environment), closed forms
+relative; recorded by tests/ntk/reference/make_nt_reference.py in a separate environment), closed forms
 (arc-cosine, arcsine), Monte Carlo convergence, layouts, composition and errors."""
 
 import importlib.util
@@ -13,7 +13,7 @@ import pytest
 from jaxlab import ntk
 from jaxlab.ntk import stax
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference")
 
 
 def _architectures():

@@ -1,4 +1,3 @@
-import json
 
 import jax
 import jax.numpy as jnp
@@ -7,9 +6,7 @@ import optax
 import pytest
 
 from jaxlab import data, models
-from jaxlab.config import ConfigError
-from jaxlab.training import classifier, loop, optim, steps
-from jaxlab.workdir import Workdir
+from jaxlab.training import loop, optim, steps
 
 
 @pytest.fixture(scope="module")
@@ -162,61 +159,3 @@ def test_sgd_weight_decay_is_l2_on_the_gradient():
   np.testing.assert_allclose(updates["w"], -0.1 * 0.5 * params["w"])
 
 
-SMOKE = classifier.Config(dataset="digits", model="mlp", width=256, depth=2, num_epochs=10,
-                          batch_size=64, learning_rate=1e-3, seed=0)
-
-
-def test_classifier_reaches_90_percent_and_is_reproducible(tmp_path):
-  first = classifier.run(SMOKE, str(tmp_path / "a"))
-  assert first["test_acc"] >= 0.9 and first["val_acc"] >= 0.9
-  assert first["num_params"] == 64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
-  second = classifier.run(SMOKE, str(tmp_path / "b"))
-  assert second["test_acc"] == first["test_acc"] and second["train_loss"] == first["train_loss"]
-  metrics = Workdir(str(tmp_path / "a"), resume=True).read_metrics()
-  assert [m["step"] for m in metrics] == list(range(1, 11))
-  assert (tmp_path / "a" / "plots" / "curves.png").exists()
-  assert json.loads((tmp_path / "a" / "config.json").read_text())["config"]["seed"] == 0
-
-
-def test_classifier_resume_matches_uninterrupted(tmp_path, monkeypatch):
-  config = classifier.Config(num_epochs=4, width=64, depth=1, seed=1)
-  reference = classifier.run(config, str(tmp_path / "ref"))
-  original_log = Workdir.log
-
-  def crashing_log(self, step, metrics):
-    original_log(self, step, metrics)
-    if step == 2:
-      raise _Stop()
-
-  monkeypatch.setattr(Workdir, "log", crashing_log)
-  with pytest.raises(_Stop):
-    classifier.run(config, str(tmp_path / "run"))
-  monkeypatch.setattr(Workdir, "log", original_log)
-  resumed = classifier.run(config, str(tmp_path / "run"), resume=True)
-  assert resumed["test_acc"] == reference["test_acc"]
-  assert resumed["train_loss"] == reference["train_loss"]
-  steps_logged = [m["step"] for m in Workdir(str(tmp_path / "run"), resume=True).read_metrics()]
-  assert steps_logged == [1, 2, 3, 4]
-
-
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(dataset="cifar11"), "dataset"), (dict(model="resnet"), "model"),
-    (dict(learning_rate=-1.0), "learning_rate"), (dict(data_dir="/x"), "data_dir"),
-    (dict(dataset="tweets"), "dataset"), (dict(model="vit", width=10, num_heads=4), "num_heads"),
-    (dict(batch_size=0), "batch_size"), (dict(schedule="step"), "schedule"),
-    (dict(dataset="gaussian_mixture", input_noise=0.1), "input_noise"),
-    (dict(input_noise=-0.1), "input_noise")])
-def test_config_errors_name_the_field(kwargs, field):
-  with pytest.raises(ConfigError) as err:
-    classifier.Config(**kwargs)
-  assert err.value.field == field
-
-
-def test_data_dependent_errors_name_the_flag(tmp_path):
-  with pytest.raises(ConfigError) as err:
-    classifier.run(classifier.Config(dataset="gaussian_mixture", model="cnn"), str(tmp_path / "a"))
-  assert err.value.field == "model"
-  with pytest.raises(ConfigError) as err:
-    classifier.run(classifier.Config(dataset="tfds:mnist", data_dir=str(tmp_path / "missing")),
-                   str(tmp_path / "b"))
-  assert err.value.field == "data_dir" and "does not exist" in str(err.value)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxlab import plotting
-from jaxlab.workdir import Workdir, WorkdirError
+from jaxlab.experiment.workdir import Workdir, WorkdirError
 
 
 def test_new_workdir_writes_contract_files(tmp_path):

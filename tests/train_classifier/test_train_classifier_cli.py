@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SMOKE = os.path.join(REPO, "experiments", "flags", "train_classifier_smoke.flags")
 
@@ -27,7 +27,7 @@ def test_smoke_run_refusal_and_reproducibility(tmp_path):
   assert results["test_acc"] >= 0.9
   assert {"test_acc", "val_acc", "train_loss", "num_params", "wall_s"} <= set(results)
   config = json.loads((tmp_path / "a" / "config.json").read_text())
-  assert config["config"]["dataset"] == "digits" and config["config"]["seed"] == 0
+  assert config["config"]["dataset"]["name"] == "digits" and config["config"]["seed"] == 0
   assert "jax" in config["versions"]
   assert len((tmp_path / "a" / "metrics.jsonl").read_text().splitlines()) == 10
 
@@ -45,11 +45,13 @@ def test_smoke_run_refusal_and_reproducibility(tmp_path):
 
 
 @pytest.mark.parametrize("flag, message", [
-    ("--learning_rate=abc", "--learning_rate"),
-    ("--dataset=cifar11", "--dataset: unknown dataset 'cifar11'; valid datasets: digits"),
-    ("--model=resnet", "--model: got 'resnet', expected one of: mlp, cnn, vit"),
+    ("--learning_rate=abc", "--optim.learning_rate=abc: could not convert"),
+    ("--dataset=cifar11", "--dataset.name: unknown dataset 'cifar11'; valid datasets: digits"),
+    ("--model=resnet", "--model.name: got 'resnet', expected one of: mlp, cnn, vit"),
     ("--num_epochs=0", "--num_epochs: must be >= 1"),
-    ("--dataset=tfds:mnist", "--data_dir: tfds:mnist needs a directory"),
+    ("--dataset=tfds:mnist", "--dataset.data_dir: tfds:mnist needs a directory"),
+    ("--learning_rate=inf", "--optim.learning_rate: must be finite"),
+    ("--config=nope", "--config"),
 ])
 def test_bad_flags_fail_fast_naming_the_flag(tmp_path, flag, message):
   proc = run_module("experiments.train_classifier", f"--flagfile={SMOKE}", flag,
@@ -69,7 +71,9 @@ def test_missing_workdir_and_positional_arguments():
 
 def test_helpshort_lists_the_config_flags():
   proc = run_module("experiments.train_classifier", "--helpshort", timeout=120)
-  assert "--learning_rate: peak learning rate." in proc.stdout
+  assert "--optim.learning_rate: peak learning rate." in proc.stdout
+  assert "--learning_rate: Alias for --optim.learning_rate." in proc.stdout
+  assert "--config: <default|smoke|cifar10>" in proc.stdout
   assert "--[no]resume" in proc.stdout and "--workdir" in proc.stdout
 
 
@@ -89,17 +93,26 @@ def tree(root):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
   """A finished one-epoch train_classifier workdir."""
-  from jaxlab.training import classifier  # pylint: disable=g-import-not-at-top
+  from jaxlab import train_classifier  # pylint: disable=g-import-not-at-top
   path = tmp_path_factory.mktemp("finished") / "done"
-  classifier.run(classifier.Config(num_epochs=1, width=32), str(path))
+  train_classifier.run(config_with(num_epochs=1), str(path))
   return path
 
 
+def config_with(**changes):
+  """The smoke config with a width-32 MLP and `changes` (dotted paths, as on the command
+  line)."""
+  from jaxlab import train_classifier  # pylint: disable=g-import-not-at-top
+  from jaxlab.experiment import config as config_lib  # pylint: disable=g-import-not-at-top
+  return config_lib.override(train_classifier.smoke(), {"model.width": 32, **changes})
+
+
 @pytest.mark.parametrize("changes, message", [
-    (dict(dataset="tfds:mnist", data_dir="/nonexistent/tfds"), "data_dir"),  # data missing
-    (dict(batch_size=100000), "batch_size: must be <= the"),      # needs the data's size
-    (dict(dataset="gaussian_mixture", model="cnn"), "model: cnn needs images"),
-    (dict(model="vit", patch_size=3), "patch_size: must divide the image sides"),
+    ({"dataset.name": "tfds:mnist", "dataset.data_dir": "/nonexistent/tfds"},
+     "dataset.data_dir"),                                           # data missing
+    ({"batch_size": 100000}, "batch_size: must be <= the"),          # needs the data's size
+    ({"dataset.name": "gaussian_mixture", "model.name": "cnn"}, "model.name: cnn needs images"),
+    ({"model.name": "vit", "model.patch_size": 3}, "patch_size: must divide the image sides"),
 ])
 def test_refused_runs_leave_the_file_system_as_they_found_it(tmp_path, finished_run, changes,
                                                              message):
@@ -107,17 +120,16 @@ def test_refused_runs_leave_the_file_system_as_they_found_it(tmp_path, finished_
   --overwrite and --resume: the error names the flag; nothing is created, changed or
   deleted."""
   import shutil  # pylint: disable=g-import-not-at-top
-  from jaxlab.config import ConfigError  # pylint: disable=g-import-not-at-top
-  from jaxlab.training import classifier  # pylint: disable=g-import-not-at-top
-  from jaxlab.workdir import Workdir  # pylint: disable=g-import-not-at-top
+  from jaxlab import train_classifier  # pylint: disable=g-import-not-at-top
+  from jaxlab.experiment import ConfigError, Workdir  # pylint: disable=g-import-not-at-top
   done = tmp_path / "done"
   shutil.copytree(finished_run, done)
   before = tree(tmp_path)
-  config = classifier.Config(num_epochs=1, width=32, **changes)
+  config = config_with(num_epochs=1, **changes)
   for path, mode in [(tmp_path / "new", {}), (done, {"overwrite": True}),
                      (done, {"resume": True})]:
     with pytest.raises(ConfigError, match=message):
-      classifier.run(config, Workdir(str(path), **mode))
+      train_classifier.run(config, Workdir(str(path), **mode))
     assert tree(tmp_path) == before, (path, mode)
 
 
