@@ -52,10 +52,11 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def fit_slope(x: Sequence[float], values: np.ndarray, *, key: jax.Array,
-              num_bootstrap: int = 2000, level: float = 0.95) -> Slope:
+              num_bootstrap: int = 2000, level: float = 0.95, geometric: bool = False) -> Slope:
   """Log-log least-squares slope of the mean over designs of `values (N, D)` against `x (N,)`,
   with a percentile bootstrap CI: designs (seeds) are resampled with replacement
-  independently at each x.
+  independently at each x. `geometric=True` fits the mean of the logs over designs instead
+  (the geometric mean: robust when a few seeds' errors spread over decades).
 
   A 1-D `values (N,)` (a single curve) gets a degenerate CI equal to the slope.
 
@@ -69,14 +70,15 @@ def fit_slope(x: Sequence[float], values: np.ndarray, *, key: jax.Array,
   if np.any(values <= 0) or np.any(~np.isfinite(values)):
     raise ValueError("fit_slope needs positive finite values (log-log fit)")
   log_x = np.log(x)
-  slope, intercept = _lstsq_slope(log_x, np.log(values.mean(1)))
+  average = (lambda v, axis: np.exp(np.log(v).mean(axis))) if geometric else np.mean
+  slope, intercept = _lstsq_slope(log_x, np.log(average(values, 1)))
   num_points, num_designs = values.shape
   if num_designs == 1:
     return Slope(float(slope), float(intercept), float(slope), float(slope))
   # Host-side resampling (a numpy generator seeded by the key): no compilation per shape.
   rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
   idx = rng.integers(0, num_designs, (num_bootstrap, num_points, num_designs))
-  boot = np.take_along_axis(values[None], idx, axis=2).mean(-1)        # (B, N)
+  boot = average(np.take_along_axis(values[None], idx, axis=2), -1)    # (B, N)
   slopes, _ = _lstsq_slope(log_x, np.log(boot))
   alpha = (1.0 - level) / 2.0
   low, high = np.quantile(slopes, [alpha, 1.0 - alpha])
