@@ -32,7 +32,7 @@ def main(argv):
                                                   string.ascii_lowercase)][:FLAGS.num_strings]
   rows = []
   for name in ("cnn", "transformer"):
-    score_fn = victim.make_score_fn(victim.init(victim.VictimSpec(model=name),
+    score_fn = victim.make_score_fn(victim.init(victim.VictimConfig(model=name), 2,
                                                 jax.random.key(0)))
     one = strings[:FLAGS.baseline_strings]
     t_one = median_time(lambda: [score_fn([s]) for s in one], repeats=FLAGS.repeats)

@@ -1,15 +1,19 @@
-"""Victim classifiers: a character-level model, its vocabulary and parameters, trained on texts,
+"""Victim classifiers: a character-level model trained on texts through the supervised pipeline,
 saved with orbax in a `Workdir`, restored, and exposed as a batched black-box `score_fn`.
 
-  spec = VictimSpec(model="cnn", num_epochs=8)
-  victim, results = train(spec, data.load("tweets"), Workdir("/tmp/victims/cnn"))
+  config = VictimConfig(model="cnn", num_epochs=8)
+  victim, results = train(config, data.load("tweets"), Workdir("/tmp/victims/cnn"), seed=0)
   results["test_acc"]                         # about 0.84
   score_fn = make_score_fn(victim)            # list[str] -> logits (N, 2) numpy float32
   score_fn(["what a lovely flight", "lost my bag again"])      # (2, 2)
   victim, results = load("/tmp/victims/cnn")  # the same victim, later
 
-A victim directory holds config.json (the spec), metrics.jsonl (one line per epoch), results.json
-(val/test accuracy), params/ (orbax) and checkpoints/ (per-epoch, for resuming training).
+`VictimConfig` is what a user chooses (a study's flag group, e.g. `--cnn.filters=32`); what a
+trained victim came from (its seed, the data's summary, a fine-tuning's origin) is its
+provenance, recorded beside it. A victim directory holds config.json (`{"victim": the config,
+"num_classes", "seed", "provenance"}`, checked on resume), metrics.jsonl (one line per epoch),
+results.json (val/test accuracy, with the seed and provenance), params/ (orbax), checkpoints/
+(per epoch, for resuming training) and plots/curves.
 """
 
 from __future__ import annotations
@@ -17,40 +21,44 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import numpy as np
 from absl import logging
 
 from jaxlab.data.dataset import Dataset, Split
-from jaxlab.training import checkpoint as ckpt_lib
-from jaxlab.training import classifier, loop, optim, steps
+from jaxlab.experiment import config as config_lib
+from jaxlab.experiment.config import require, require_choice
+from jaxlab.experiment.workdir import Workdir, to_jsonable
 from jaxlab.text import models
-from jaxlab.text.vocab import BUCKETS, PRINTABLE, CharVocab
-from jaxlab.workdir import Workdir, to_jsonable
+from jaxlab.text.vocab import BUCKETS, CharVocab
+from jaxlab.training import checkpoint as ckpt_lib
+from jaxlab.training import optim
+from jaxlab.training.supervised import PARAMS, fit_classifier
 
-PARAMS = "params"
+VOCAB = CharVocab()  # printable ASCII with an OOV id, padded to the length buckets
 
 
 @dataclasses.dataclass(frozen=True)
-class VictimSpec:
-  """Everything that defines a trained victim (stored as its config.json).
+class VictimConfig:
+  """A character-level victim: its model and how it is trained.
 
   Attributes:
-    model: 'cnn' or 'transformer' (`jaxlab.text.models.build`).
-    num_classes: number of classes.
-    embed_dim, filters, hidden: CharCNN knobs.
-    width, depth, num_heads, patch_size: CharTransformer knobs.
-    chars, buckets: the `CharVocab`.
-    optimizer, learning_rate, weight_decay, num_epochs, batch_size: training (cosine schedule).
-    seed: initialisation and shuffling seed.
-    data: the dataset's provenance (`Dataset.summary()`), to refuse a victim trained on other
-      data.
+    model: cnn (`CharCNN`) or transformer (`CharTransformer`).
+    embed_dim: CharCNN character embedding width.
+    filters: CharCNN filters per kernel size (3, 5, 7).
+    hidden: CharCNN hidden dense width.
+    width: CharTransformer token width.
+    depth: CharTransformer encoder blocks.
+    num_heads: CharTransformer attention heads.
+    patch_size: characters per CharTransformer token.
+    optim: the optimiser and its schedule (the victims use adamw, cosine decay).
+    num_epochs: training epochs.
+    batch_size: training batch size.
   """
 
   model: str = "cnn"
-  num_classes: int = 2
   embed_dim: int = 32
   filters: int = 64
   hidden: int = 128
@@ -58,44 +66,42 @@ class VictimSpec:
   depth: int = 2
   num_heads: int = 4
   patch_size: int = 4
-  chars: str = PRINTABLE
-  buckets: tuple[int, ...] = BUCKETS
-  optimizer: str = "adamw"
-  learning_rate: float = 2e-3
-  weight_decay: float = 1e-2
+  optim: optim.OptimConfig = optim.OptimConfig(
+      optimizer="adamw", learning_rate=2e-3, schedule="cosine", weight_decay=1e-2)
   num_epochs: int = 8
   batch_size: int = 64
-  seed: int = 0
-  data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-  def __post_init__(self):  # normalised as stored in config.json, so a loaded spec is equal
-    object.__setattr__(self, "buckets", tuple(self.buckets))
-    object.__setattr__(self, "data", to_jsonable(self.data))
+  def __post_init__(self):
+    require_choice(self.model, "model", models.MODELS)
+    for name in ("embed_dim", "filters", "hidden", "width", "depth", "num_heads", "patch_size",
+                 "num_epochs", "batch_size"):
+      require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+    if self.model == "transformer":
+      require(self.width % self.num_heads == 0, "num_heads",
+              f"must divide width ({self.width}), got {self.num_heads}")
+      require(all(b % self.patch_size == 0 for b in BUCKETS), "patch_size",
+              f"must divide the length buckets {BUCKETS}, got {self.patch_size}")
 
-  @property
-  def vocab(self) -> CharVocab:
-    return CharVocab(self.chars, self.buckets)
-
-  def build(self):
-    return models.build(self.model, outputs=self.num_classes, vocab_size=self.vocab.size,
+  def build(self, num_classes: int):
+    """The Flax module of this victim with `num_classes` outputs."""
+    return models.build(self.model, outputs=num_classes, vocab_size=VOCAB.size,
                         embed_dim=self.embed_dim, filters=self.filters, hidden=self.hidden,
                         width=self.width, depth=self.depth, num_heads=self.num_heads,
-                        patch_size=self.patch_size, max_len=self.vocab.max_len)
-
-  def to_json(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
+                        patch_size=self.patch_size, max_len=VOCAB.max_len)
 
 
 class Victim(NamedTuple):
-  """A trained classifier: `model.apply(params, vocab.encode(texts))` are its logits."""
+  """A classifier of texts: `model.apply(params, vocab.encode(texts))` are its logits
+  `(N, num_classes)`."""
 
-  spec: VictimSpec
+  config: VictimConfig
+  num_classes: int
   model: Any
   params: Any
 
   @property
   def vocab(self) -> CharVocab:
-    return self.spec.vocab
+    return VOCAB
 
 
 def make_score_fn(victim: Victim, batch_size: int = 1024,
@@ -130,7 +136,7 @@ def make_score_fn(victim: Victim, batch_size: int = 1024,
         ids = np.zeros((size, int(b)), np.int32)
         ids[:len(chunk)] = vocab.encode([texts[i] for i in chunk], int(b))
         pending.append((chunk, apply(victim.params, ids)))  # dispatched asynchronously
-    out = np.zeros((len(texts), victim.spec.num_classes), np.float32)
+    out = np.zeros((len(texts), victim.num_classes), np.float32)
     for chunk, logits in pending:
       out[chunk] = np.asarray(logits)[:len(chunk)]
     return out
@@ -139,79 +145,73 @@ def make_score_fn(victim: Victim, batch_size: int = 1024,
   return score_fn
 
 
-def init(spec: VictimSpec, key: jax.Array) -> Victim:
-  """An untrained victim: the spec's model with freshly initialised parameters."""
-  model = spec.build()
-  return Victim(spec, model, models.init(model, key, np.zeros((1, spec.buckets[0]), np.int32)))
+def init(config: VictimConfig, num_classes: int, key: jax.Array) -> Victim:
+  """An untrained victim: the config's model with freshly initialised parameters."""
+  model = config.build(num_classes)
+  params = models.init(model, key, np.zeros((1, VOCAB.buckets[0]), np.int32))
+  return Victim(config, num_classes, model, params)
 
 
-def train(spec: VictimSpec, ds: Dataset, workdir: Workdir, *,
+def _with_extra(train: Split, extra: tuple[Sequence[str], Sequence[int]] | None) -> Split:
+  """`train` with the texts and labels of `extra` appended."""
+  if extra is None:
+    return train
+  texts, labels = extra
+  return Split(np.concatenate([train.x, np.array(list(texts), dtype=object)]),
+               np.concatenate([train.y, np.asarray(labels, train.y.dtype)]))
+
+
+def train(config: VictimConfig, ds: Dataset, workdir: Workdir, *, seed: int,
           extra_train: tuple[Sequence[str], Sequence[int]] | None = None,
-          init_params: Any = None) -> tuple[Victim, dict[str, Any]]:
-  """Trains the victim on `ds.train` (plus `extra_train` texts and labels, e.g. adversarial
-  examples), selects nothing on test, and saves it in `workdir` (resuming an interrupted
-  training from its per-epoch checkpoints).
+          init_params: Any = None, provenance: Mapping[str, Any] | None = None
+          ) -> tuple[Victim, dict[str, Any]]:
+  """Trains the victim on `ds.train` (plus `extra_train`) with
+  `jaxlab.training.supervised.fit_classifier`, selects nothing on test, and saves it in
+  `workdir` (resuming an interrupted training from its per-epoch checkpoints).
 
   Args:
-    spec: the victim.
+    config: the victim.
     ds: a text dataset (`x` object arrays of str).
-    workdir: the victim's directory; its config must be new or equal `spec` (on resume).
-    extra_train: more training examples, appended to `ds.train`.
+    workdir: the victim's directory; on resume its stored record must equal this one.
+    seed: initialisation and shuffling seed (`key(seed)` split into init and train keys).
+    extra_train: more training examples (texts, labels), e.g. adversarial ones.
     init_params: start from these parameters (fine-tuning) instead of a fresh initialisation.
+    provenance: what else the victim came from (e.g. `{"finetuned_from": "cnn", ...}`); the
+      data's summary is always recorded.
 
   Returns:
-    The victim and its results (val_acc, test_acc, val_loss, test_loss, num_params, wall_s).
+    The victim and its results (val_acc, test_acc, val_loss, test_loss, num_params,
+    train_examples, seed, provenance, wall_s).
+
+  Raises:
+    ValueError: `config.batch_size` exceeds the training examples.
   """
   t0 = time.perf_counter()
-  workdir.write_config(spec.to_json())
-  vocab = spec.vocab
-  key = jax.random.key(spec.seed)
+  provenance = to_jsonable({"data": ds.summary(), **(provenance or {})})
+  workdir.write_config({"victim": config_lib.to_dict(config), "num_classes": ds.num_classes,
+                        "seed": seed, "provenance": provenance})
+  key = jax.random.key(seed)
   init_key, train_key = jax.random.split(key)
   del key
-  model, params = init(spec, init_key)[1:]
-  if init_params is not None:
-    params = init_params
-  train_split = ds.train
-  if extra_train is not None:
-    texts, labels = extra_train
-    train_split = Split(
-        np.concatenate([ds.train.x, np.array(list(texts), dtype=object)]),
-        np.concatenate([ds.train.y, np.asarray(labels, ds.train.y.dtype)]))
-  steps_per_epoch = len(train_split) // spec.batch_size
+  victim = init(config, ds.num_classes, init_key)
+  params = victim.params if init_params is None else init_params
+  train_split = _with_extra(ds.train, extra_train)
+  steps_per_epoch = len(train_split) // config.batch_size
   if steps_per_epoch < 1:
-    raise ValueError(f"batch_size {spec.batch_size} exceeds the {len(train_split)} training "
+    raise ValueError(f"batch_size {config.batch_size} exceeds the {len(train_split)} training "
                      "examples")
-  schedule = optim.make_schedule("cosine", spec.learning_rate, steps_per_epoch * spec.num_epochs)
-  tx = optim.make_optimizer(spec.optimizer, schedule, weight_decay=spec.weight_decay)
-  state = steps.TrainState.create(params, tx)
-  train_step = steps.make_train_step(steps.classification_loss(model.apply), tx)
-  eval_step = steps.make_eval_step(model.apply)
-
-  def evaluate_fn(p):
-    val = loop.evaluate(eval_step, p, ds.val, encode=vocab.encode)
-    return {"val_loss": val["loss"], "val_acc": val["acc"]}
-
-  if workdir.resumed:
-    with ckpt_lib.checkpoint_manager(workdir.checkpoint_dir) as mngr:
-      workdir.truncate_metrics(mngr.latest_step())
-  state, _ = loop.fit(state, train_step, train_split, key=train_key,
-                      num_epochs=spec.num_epochs, batch_size=spec.batch_size,
-                      evaluate_fn=evaluate_fn, log_fn=workdir.log,
-                      checkpoint_dir=workdir.checkpoint_dir, encode=vocab.encode)
-  params = jax.device_get(state.params)
-  val = loop.evaluate(eval_step, params, ds.val, encode=vocab.encode)
-  test = loop.evaluate(eval_step, params, ds.test, encode=vocab.encode)
-  ckpt_lib.save_pytree(workdir.file(PARAMS), params, force=True)
-  history = workdir.read_metrics()
-  results = {"val_acc": val["acc"], "test_acc": test["acc"], "val_loss": val["loss"],
-             "test_loss": test["loss"], "num_params": models.num_params(params),
-             "train_examples": len(train_split), "wall_s": time.perf_counter() - t0}
+  tx = optim.from_config(config.optim, steps_per_epoch * config.num_epochs)
+  fit = fit_classifier(params, victim.model.apply, tx, train_split, key=train_key,
+                       num_epochs=config.num_epochs, batch_size=config.batch_size,
+                       val=ds.val, test=ds.test, encode=VOCAB.encode, workdir=workdir)
+  results = {"val_acc": fit.val["acc"], "test_acc": fit.test["acc"],
+             "val_loss": fit.val["loss"], "test_loss": fit.test["loss"],
+             "num_params": models.num_params(fit.params), "train_examples": len(train_split),
+             "seed": seed, "provenance": provenance, "wall_s": time.perf_counter() - t0}
   workdir.write_results(results)
-  if history:
-    classifier.plot_curves(history, workdir)
-  logging.info("victim %s: test_acc=%.4f val_acc=%.4f (%.0fs)", spec.model, test["acc"],
-               val["acc"], results["wall_s"])
-  return Victim(spec, model, params), results
+  logging.info("victim %s: test_acc=%.4f val_acc=%.4f (%.0fs)", config.model,
+               results["test_acc"], results["val_acc"], results["wall_s"])
+  return victim._replace(params=fit.params), results
 
 
 def is_trained(path: str) -> bool:
@@ -221,11 +221,15 @@ def is_trained(path: str) -> bool:
 
 
 def load(path: str) -> tuple[Victim, dict[str, Any]]:
-  """The victim saved in `path` by `train`, and its results."""
+  """The victim saved in `path` by `train`, and its results (with its seed and provenance)."""
   if not is_trained(path):
     raise FileNotFoundError(f"no trained victim in {path} (expected results.json and {PARAMS}/)")
   wd = Workdir(path, resume=True)
-  spec = VictimSpec(**wd.read_config()["config"])
-  _, model, like = init(spec, jax.random.key(0))
-  params = ckpt_lib.restore_pytree(wd.file(PARAMS), like=like)
-  return Victim(spec, model, params), wd.read_results()
+  record = wd.read_config()["config"]
+  if "victim" not in record:
+    raise ValueError(f"{path} holds a victim saved by an older jaxlab (no 'victim' config in "
+                     "its config.json); train it again")
+  config = config_lib.from_dict(VictimConfig, record["victim"])
+  victim = init(config, record["num_classes"], jax.random.key(0))
+  params = ckpt_lib.restore_pytree(os.path.join(path, PARAMS), like=victim.params)
+  return victim._replace(params=params), wd.read_results()
