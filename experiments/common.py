@@ -19,6 +19,7 @@ the run before any work, and before anything is written, with a message naming t
 
 from __future__ import annotations
 
+import importlib
 import logging as std_logging
 import sys
 from typing import Any, Sequence
@@ -115,6 +116,22 @@ def config_from_args(study: study_lib.Study, args: Sequence[str]) -> Any:
   return config_from_flags(study, flag_values)
 
 
+def study_for(name: str) -> study_lib.Study:
+  """The Study of `python -m experiments.<name>`: `jaxlab.papers.<name>.STUDY` for a paper,
+  `jaxlab.<name>.STUDY` otherwise (train_classifier).
+
+  Raises:
+    ModuleNotFoundError: there is no such study.
+  """
+  for module in (f"jaxlab.papers.{name}", f"jaxlab.{name}"):
+    try:
+      return importlib.import_module(module).STUDY
+    except ModuleNotFoundError as e:
+      if e.name not in (module, "jaxlab.papers"):
+        raise
+  raise ModuleNotFoundError(f"no study named {name!r}", name=name)
+
+
 class _DropOrbaxInfo(std_logging.Filter):
   """Orbax logs every file it writes at INFO; keep its warnings only."""
 
@@ -122,10 +139,11 @@ class _DropOrbaxInfo(std_logging.Filter):
     return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
 
 
-def fail(message: str) -> None:
-  """Prints `error: message` and exits with status 2 (bad flags, no work done)."""
+def fail(message: str, status: int = 2) -> None:
+  """Prints `error: message` and exits with `status`: 2 for bad flags or workdirs (no work
+  done), 3 for a run that diverged."""
   sys.stderr.write(f"error: {message}\n")
-  sys.exit(2)
+  sys.exit(status)
 
 
 def make_main(study: study_lib.Study, run_fn=None, *, resumable: bool = False):
@@ -153,8 +171,28 @@ def make_main(study: study_lib.Study, run_fn=None, *, resumable: bool = False):
       fail(f"--{e}")
     except WorkdirError as e:
       fail(str(e))
+    except FloatingPointError as e:
+      fail(f"the run diverged: {e}. The workdir {FLAGS.workdir} is marked failed "
+           f"(failed.json; metrics.jsonl up to the failure). Flags most likely responsible: "
+           f"{suspects(study, config)}; lower them, or pass --overwrite to start again.",
+           status=3)
 
   return main
+
+
+_SUSPECTS = ("learning_rate", "lr", "step_size", "eps", "lam", "lambda", "beta", "alpha")
+
+
+def suspects(study: study_lib.Study, config: Any) -> str:
+  """The flags that most often make a run diverge (learning rates, step sizes, radii,
+  regularisation weights), with their values, e.g. '--optim.learning_rate=1000000.0'."""
+  found = []
+  for leaf in config_lib.leaves(study.config_type):
+    words = leaf.name.split("_")
+    if leaf.name in _SUSPECTS or any(w in _SUSPECTS for w in words) or \
+        leaf.name.endswith("_lr"):
+      found.append(f"--{leaf.path}={config_lib.get(config, leaf.path)}")
+  return ", ".join(found) or "the optimisation flags"
 
 
 def run(main) -> None:

@@ -2,39 +2,62 @@ r"""Sweep any experiment over a grid of flag values; an interrupted sweep resume
 
   python -m experiments.sweep --experiment=train_classifier \
       --base_flagfile=experiments/flags/train_classifier_smoke.flags \
-      --grid="learning_rate=1e-3,3e-3;seed=0,1,2" --workers=1 --workdir=/tmp/sweep
+      --grid="learning_rate=1e-3,3e-3;seed=0,1,2" --workers=1 --workdir=runs/sweep
+  python -m experiments.sweep ... --workdir=runs/sweep --resume     # after an interruption
 
-Each point runs `python -m experiments.<experiment> --flagfile=<base_flagfile> --<k>=<v> ...
---workdir=DIR/runs/<point id>` in its own process; its results.json becomes the point's result
-in DIR/sweep.jsonl, and DIR/results.json lists every point. After an interruption, run the same
-command with --resume: finished points are skipped, an unfinished point starts again.
-Grid syntax: `name=v1,v2,...` joined by `;`; values are passed to the flag verbatim.
+Every point's config is built and checked before the first point runs (a bad grid value or an
+unknown flag stops the sweep with the point and the flag named). Each point runs
+`python -m experiments.<experiment> --flagfile=<base_flagfile> --<k>=<v> ...
+--workdir=DIR/runs/<k>=<v>,...` in its own process (which dies with the sweep); its
+results.json becomes the point's record in DIR/sweep.jsonl. DIR/results.json lists every
+point; DIR/report.json, report.md and plots/sweep.{png,pdf} give mean +- std over the seeds
+of each setting. `--resume` skips finished points and refuses a base flagfile that now
+resolves to a different config. Grid syntax: `name=v1,v2,...` joined by `;`.
+`python -m experiments.sweep_report DIR` rebuilds the report of a (partial) sweep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import importlib.util
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
+from typing import Any, NamedTuple
 
-from absl import app, flags
+from absl import flags
 
 from experiments import common
-from jaxlab import sweep
-from jaxlab.workdir import RESULTS, Workdir, WorkdirError
+from jaxlab.experiment import Study, Workdir, sweep, sweep_report
+from jaxlab.experiment import config as config_lib
+from jaxlab.experiment.config import ConfigError, require
+from jaxlab.experiment.workdir import RESULTS
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("experiment", None, "experiment module under experiments/, e.g. "
-                    "train_classifier")
-flags.DEFINE_string("base_flagfile", None, "flagfile every point starts from")
-flags.DEFINE_string("grid", None, "grid of flag values: 'name=v1,v2;name2=w1,w2'")
-flags.DEFINE_integer("workers", 1, "points run at once (local processes)")
-flags.DEFINE_string("workdir", None, "sweep directory (must be new or empty unless --resume)")
-flags.DEFINE_bool("resume", False, "finish an interrupted sweep in --workdir")
-flags.DEFINE_bool("overwrite", False, "delete the contents of a non-empty --workdir first")
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+  """A sweep.
+
+  Attributes:
+    experiment: the experiment to sweep (the module experiments.<experiment>).
+    base_flagfile: the flagfile every point starts from.
+    grid: grid of flag values: 'name=v1,v2;name2=w1,w2'.
+    workers: points run at once (local processes; 1 runs them one after another).
+    retries: further attempts of a failing point before it is recorded as failed.
+  """
+
+  experiment: str = ""
+  base_flagfile: str = ""
+  grid: str = ""
+  workers: int = 1
+  retries: int = 0
+
+  def __post_init__(self):
+    require(self.workers >= 1, "workers", f"must be >= 1, got {self.workers}")
+    require(self.retries >= 0, "retries", f"must be >= 0, got {self.retries}")
 
 
 def parse_grid(text: str) -> dict[str, list[str]]:
@@ -45,7 +68,7 @@ def parse_grid(text: str) -> dict[str, list[str]]:
     name = name.strip().lstrip("-")
     if not sep or not name or not values.strip():
       raise ValueError(f"cannot parse {part!r}; expected name=v1,v2")
-    if name in ("workdir", "flagfile", "overwrite", "resume"):
+    if name in ("workdir", "flagfile", "overwrite", "resume", "config"):
       raise ValueError(f"{name!r} is set by the sweep itself and cannot be swept")
     grid[name] = [v.strip() for v in values.split(",")]
   if not grid:
@@ -53,51 +76,102 @@ def parse_grid(text: str) -> dict[str, list[str]]:
   return grid
 
 
-def run_point(point, *, experiment: str, base_flagfile: str, runs_dir: str):
+class Inputs(NamedTuple):
+  """The checked sweep: its points and the config each resolves to."""
+
+  study: Study
+  points: list[dict[str, str]]
+  base: Any
+
+
+def point_args(config: SweepConfig, point) -> list[str]:
+  return [f"--flagfile={os.path.abspath(config.base_flagfile)}",
+          *(f"--{k}={v}" for k, v in point.items())]
+
+
+def prepare(config: SweepConfig) -> Inputs:
+  """Builds and checks the config of every point before anything runs."""
+  require(bool(config.experiment), "experiment", "name the experiment to sweep, e.g. "
+          "--experiment=train_classifier")
+  require(os.path.isfile(config.base_flagfile), "base_flagfile",
+          f"{config.base_flagfile!r} is not a file")
+  try:
+    parse_grid(config.grid)
+  except ValueError as e:
+    raise ConfigError("grid", str(e)) from None
+  try:
+    study = common.study_for(config.experiment)
+  except ModuleNotFoundError:
+    raise ConfigError("experiment", f"no study named {config.experiment!r} (experiments/"
+                      f"{config.experiment}.py)") from None
+  base = _resolve(study, [f"--flagfile={os.path.abspath(config.base_flagfile)}"],
+                  "base_flagfile")
+  points = sweep.expand_grid(parse_grid(config.grid))
+  for point in points:
+    _resolve(study, point_args(config, point), "grid", point)
+  return Inputs(study, points, base)
+
+
+def _resolve(study: Study, args: list[str], field: str, point=None):
+  where = "" if point is None else "point " + ",".join(f"{k}={v}" for k, v in point.items())
+  try:
+    return common.config_from_args(study, args)
+  except ConfigError as e:
+    raise ConfigError(field, f"{where}: --{e}".lstrip(": ")) from None
+  except flags.Error as e:
+    raise ConfigError(field, f"{where}: {e}".lstrip(": ")) from None
+
+
+def resolve(config: SweepConfig, inputs: Inputs) -> dict[str, Any]:
+  """What the base flagfile stands for (compared on --resume)."""
+  base = config_lib.to_dict(inputs.base)
+  text = json.dumps(base, sort_keys=True)
+  return {"base_config": base, "base_config_sha1": hashlib.sha1(text.encode()).hexdigest()}
+
+
+def point_dir_name(point) -> str:
+  """`k=v,k2=v2` (safe characters only, at most 80) plus the point's id, e.g.
+  `learning_rate=1e-3,seed=0-3f2a9c`."""
+  text = ",".join(f"{k}={v}" for k, v in point.items())
+  text = re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)[:80]
+  return f"{text}-{sweep.point_id(point)[:6]}"
+
+
+def run_point(point, *, experiment: str, args: tuple[str, ...], runs_dir: str):
   """Runs one point as a subprocess; returns its results.json (reused if already written)."""
-  run_dir = os.path.join(runs_dir, sweep.point_id(point))
+  run_dir = os.path.join(runs_dir, point_dir_name(point))
   results = os.path.join(run_dir, RESULTS)
   if not os.path.exists(results):
-    cmd = [sys.executable, "-m", f"experiments.{experiment}", f"--flagfile={base_flagfile}",
-           *(f"--{k}={v}" for k, v in point.items()), f"--workdir={run_dir}"]
-    if os.path.isdir(run_dir):
-      cmd.append("--overwrite")  # an unfinished point: start it again
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", f"experiments.{experiment}", *args, f"--workdir={run_dir}"]
+    if os.path.isdir(run_dir) and os.listdir(run_dir):
+      cmd.append("--overwrite")  # an unfinished point of this sweep: start it again
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                          preexec_fn=sweep.die_with_parent)
     if proc.returncode:
       raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}")
   with open(results) as f:
     return json.load(f)
 
 
-def main(argv):
-  if len(argv) > 1:
-    common.fail(f"unexpected positional arguments {argv[1:]}")
-  if not FLAGS.experiment or importlib.util.find_spec(f"experiments.{FLAGS.experiment}") is None:
-    common.fail(f"--experiment: no module experiments.{FLAGS.experiment}")
-  if not FLAGS.base_flagfile or not os.path.isfile(FLAGS.base_flagfile):
-    common.fail(f"--base_flagfile: {FLAGS.base_flagfile!r} is not a file")
-  try:
-    grid = parse_grid(FLAGS.grid or "")
-  except ValueError as e:
-    common.fail(f"--grid: {e}")
-  if FLAGS.workers < 1:
-    common.fail(f"--workers: must be >= 1, got {FLAGS.workers}")
-  if not FLAGS.workdir:
-    common.fail("--workdir is required")
-  try:
-    wd = Workdir(FLAGS.workdir, overwrite=FLAGS.overwrite, resume=FLAGS.resume)
-    wd.write_config({"experiment": FLAGS.experiment,
-                     "base_flagfile": os.path.abspath(FLAGS.base_flagfile), "grid": grid})
-  except WorkdirError as e:
-    common.fail(str(e))
-  fn = functools.partial(run_point, experiment=FLAGS.experiment,
-                         base_flagfile=os.path.abspath(FLAGS.base_flagfile),
-                         runs_dir=wd.file("runs"))
-  runner = sweep.ProcessPoolRunner(FLAGS.workers) if FLAGS.workers > 1 else sweep.SerialRunner()
-  wd.file(sweep.SWEEP_LOG)  # recorded in the workdir's manifest
-  records = sweep.run_sweep(fn, sweep.expand_grid(grid), wd.path, runner=runner)
-  wd.write_results({"experiment": FLAGS.experiment, "grid": grid, "points": records})
+def _point_fn(point, *, config: SweepConfig, runs_dir: str):
+  return run_point(point, experiment=config.experiment, args=tuple(point_args(config, point)),
+                   runs_dir=runs_dir)
 
+
+def execute(config: SweepConfig, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
+  fn = functools.partial(_point_fn, config=config, runs_dir=wd.file("runs"))
+  runner = (sweep.ProcessPoolRunner(config.workers) if config.workers > 1
+            else sweep.SerialRunner())
+  wd.file(sweep.SWEEP_LOG)  # recorded in the workdir's manifest
+  records = sweep.run_sweep(fn, inputs.points, wd.path, runner=runner, retries=config.retries)
+  rows = sweep_report.write_report(wd, list(parse_grid(config.grid)))
+  return {"experiment": config.experiment, "grid": parse_grid(config.grid),
+          "points": records, "report": rows}
+
+
+STUDY = Study(name="sweep", presets={"default": SweepConfig}, prepare=prepare,
+              execute=execute, resumable=True, resolve=resolve)
+main = common.make_main(STUDY)
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

@@ -11,8 +11,12 @@
   2. `inputs = prepare(config)`: every check that needs the data (load it, compare sizes) and
      nothing else; a refusal here leaves the file system as it found it;
   3. opens the workdir (creating it, clearing a jaxlab workdir for `overwrite`, or resuming)
-     and writes config.json (on resume: refuses a different config);
+     and writes config.json (on resume: refuses a different config before touching
+     anything);
   4. `results = execute(config, inputs, workdir)`: the study (metrics.jsonl, its records);
+     a non-finite loss, gradient or parameter (`FloatingPointError`, e.g. the training guard's
+     `NonFiniteError`) marks the workdir failed (failed.json, no results.json) and is
+     re-raised;
   5. writes results.json (`checks` in the one schema, `wall_s`) and `plots(config, results,
      workdir)` (PNG and PDF under plots/).
 
@@ -41,14 +45,16 @@ class Study:
 
   Attributes:
     name: the experiment's name (`python -m experiments.<name>`).
-    presets: named configs, as functions; "default" and "smoke" are required (the flagfiles
-      `<name>.flags` and `<name>_smoke.flags` select them).
+    presets: named configs, as functions; "default" is required, and every study with
+      flagfiles has "smoke" too (`<name>.flags` and `<name>_smoke.flags` select them).
     prepare: `config -> inputs`: loads the data and makes every data-dependent check,
       raising `ConfigError` naming the field; writes nothing.
     execute: `(config, inputs, workdir) -> results`: the study itself.
     plots: `(config, results, workdir) -> None`, called after results.json is written.
     resumable: whether `resume=True` continues a killed run (else it is refused).
     float64: run under `jax.enable_x64(True)`.
+    resolve: `(config, inputs) -> dict` of facts the config stands for that could change
+      under it (a sweep's resolved base config); stored in config.json, compared on resume.
   """
 
   name: str
@@ -58,11 +64,11 @@ class Study:
   plots: Callable[[Any, dict[str, Any], Workdir], None] | None = None
   resumable: bool = False
   float64: bool = False
+  resolve: Callable[[Any, Any], Mapping[str, Any]] | None = None
 
   def __post_init__(self):
-    missing = {"default", "smoke"} - set(self.presets)
-    if missing:
-      raise ValueError(f"study {self.name!r} lacks the presets {sorted(missing)}")
+    if "default" not in self.presets:
+      raise ValueError(f"study {self.name!r} lacks the preset 'default'")
 
   def preset(self, name: str = "default") -> Any:
     """The config of preset `name`."""
@@ -96,9 +102,13 @@ def run(study: Study, config: Any, workdir: str | Workdir, *, overwrite: bool = 
                                                             resume=resume)
   with jax.enable_x64(True) if study.float64 else contextlib.nullcontext():
     inputs = study.prepare(config)
-    wd.open()
-    wd.write_config(config_lib.to_dict(config))
-    results = dict(study.execute(config, inputs, wd))
+    resolved = study.resolve(config, inputs) if study.resolve is not None else None
+    wd.write_config(config_lib.to_dict(config), resolved)  # opens the workdir
+    try:
+      results = dict(study.execute(config, inputs, wd))
+    except FloatingPointError as e:  # the guard's NonFiniteError, or a loop's own check
+      wd.mark_failed(e)
+      raise
     if "checks" in results:
       gates.check_schema(results["checks"])
     results.setdefault("wall_s", time.perf_counter() - t_start)

@@ -30,6 +30,7 @@ RESULTS = "results.json"
 PLOTS = "plots"
 CHECKPOINTS = "checkpoints"
 MANIFEST = ".jaxlab"
+FAILED = "failed.json"
 
 
 class WorkdirError(ValueError):
@@ -55,6 +56,17 @@ def is_jaxlab_workdir(path: str) -> bool:
   return bool(read_manifest(path))
 
 
+def _differences(a: Any, b: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+  """(dotted path, a's value, b's value) of every leaf where two JSON-like values differ."""
+  if isinstance(a, Mapping) and isinstance(b, Mapping):
+    out = []
+    for k in sorted(set(a) | set(b)):
+      sub = f"{path}.{k}" if path else str(k)
+      out += _differences(a.get(k), b.get(k), sub)
+    return out
+  return [] if a == b else [(path.removeprefix("config."), a, b)]
+
+
 def to_jsonable(value: Any) -> Any:
   """Converts numpy/JAX scalars and arrays, tuples and dataclass-like values for json."""
   if isinstance(value, Mapping):
@@ -64,7 +76,7 @@ def to_jsonable(value: Any) -> Any:
   if isinstance(value, (jax.Array, np.ndarray, np.generic)):
     return to_jsonable(np.asarray(value).tolist())
   if isinstance(value, float) and not math.isfinite(value):
-    return value  # json writes NaN / Infinity, which Python and pandas read back
+    return None  # strict JSON has no NaN / Infinity: an undefined value is null
   if value is None or isinstance(value, (bool, int, float, str)):
     return value
   return str(value)
@@ -95,7 +107,7 @@ def _atomic_write_json(path: str, obj: Any) -> None:
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp_", suffix=".json")
   try:
     with os.fdopen(fd, "w") as f:
-      json.dump(to_jsonable(obj), f, indent=2, sort_keys=False)
+      json.dump(to_jsonable(obj), f, indent=2, sort_keys=False, allow_nan=False)
       f.write("\n")
       f.flush()
       os.fsync(f.fileno())
@@ -243,23 +255,33 @@ class Workdir:
     return os.path.join(self.path, name)
 
   # config.json -------------------------------------------------------------
-  def write_config(self, config: Mapping[str, Any]) -> None:
-    """Writes config.json = {"config": config, versions, devices, ...}; on resume, checks it.
+  def write_config(self, config: Mapping[str, Any],
+                   resolved: Mapping[str, Any] | None = None) -> None:
+    """Writes config.json = {"config": config, "resolved": resolved, versions, devices, ...}
+    (opening the workdir); on resume, checks that config and resolved equal the stored ones
+    first, touching nothing if they do not.
+
+    Args:
+      config: the run's config as nested dicts.
+      resolved: facts the config stands for that can change under it (e.g. the config a
+        sweep's base flagfile resolves to); compared on resume like the config.
 
     Raises:
       WorkdirError: resuming with a config different from the stored one.
     """
-    config = to_jsonable(config)
-    if self.resumed and os.path.exists(self.file(CONFIG)):
-      stored = self.read_config()["config"]
-      diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+    record = to_jsonable({"config": config, "resolved": resolved})
+    stored_path = os.path.join(self.path, CONFIG)
+    if self.resumed and os.path.exists(stored_path):
+      stored = self.read_config()
+      stored = {"config": stored.get("config"), "resolved": stored.get("resolved")}
+      diff = _differences(stored, record)
       if diff:
-        details = "; ".join(f"{k}: stored {stored.get(k)!r}, now {config.get(k)!r}"
-                            for k in diff)
+        details = "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, a, b in diff[:8])
         raise WorkdirError(f"cannot resume {self.path} with a different config ({details})")
+      self.open()
       return
     if self.is_writer:
-      _atomic_write_json(self.file(CONFIG), {"config": config, **environment()})
+      _atomic_write_json(self.file(CONFIG), {**record, **environment()})
 
   def read_config(self) -> dict[str, Any]:
     with open(os.path.join(self.path, CONFIG)) as f:
@@ -271,7 +293,7 @@ class Workdir:
     interrupted run reads back with `read_jsonl` to skip finished work)."""
     if not self.is_writer:
       return
-    line = json.dumps(to_jsonable(record)) + "\n"
+    line = json.dumps(to_jsonable(record), allow_nan=False) + "\n"
     path = self.file(name)
     new = not os.path.exists(path)
     if os.path.exists(path) and os.path.getsize(path):
@@ -315,7 +337,7 @@ class Workdir:
     path = self.file(METRICS)
     fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp_", suffix=".jsonl")
     with os.fdopen(fd, "w") as f:
-      f.writelines(json.dumps(to_jsonable(m)) + "\n" for m in kept)
+      f.writelines(json.dumps(to_jsonable(m), allow_nan=False) + "\n" for m in kept)
       f.flush()
       os.fsync(f.fileno())
     os.chmod(tmp, 0o644)
@@ -325,6 +347,20 @@ class Workdir:
   def write_results(self, results: Mapping[str, Any]) -> None:
     if self.is_writer:
       _atomic_write_json(self.file(RESULTS), results)
+
+  def mark_failed(self, error: BaseException) -> None:
+    """Writes failed.json {"error", "type", ...the error's step / quantity} and removes any
+    results.json, so no number of a failed run is presented as a result (metrics.jsonl up
+    to the failure stays)."""
+    if not self.is_writer:
+      return
+    record = {"error": str(error), "type": type(error).__name__,
+              **{k: getattr(error, k) for k in ("step", "quantity", "where")
+                 if hasattr(error, k)}}
+    _atomic_write_json(self.file(FAILED), record)
+    results = os.path.join(self.path, RESULTS)
+    if os.path.exists(results):
+      os.remove(results)
 
   def read_results(self) -> dict[str, Any]:
     with open(os.path.join(self.path, RESULTS)) as f:

@@ -30,7 +30,8 @@ class CNN(nn.Module):
     for c in self.channels:
       x = nn.relu(nn.Conv(c, (3, 3))(x))
       if x.shape[1] > 1 and x.shape[2] > 1:
-        x = nn.avg_pool(x, (2, 2), strides=(2, 2))
+        with jax.numpy_dtype_promotion("standard"):  # flax divides by an int32 window size
+          x = nn.avg_pool(x, (2, 2), strides=(2, 2))
     x = jnp.reshape(x, (x.shape[0], -1))
     x = nn.relu(nn.Dense(self.dense)(x))
     return nn.Dense(self.outputs)(x)

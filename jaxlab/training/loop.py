@@ -18,6 +18,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxlab.data.dataset import Split
 from jaxlab.training import checkpoint as ckpt_lib
+from jaxlab.training import guard
 from jaxlab.training.steps import TrainState
 
 
@@ -100,7 +101,8 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
         batch_size: int, evaluate_fn: Callable[[Any], Mapping[str, float]] | None = None,
         log_fn: Callable[[int, Mapping[str, float]], None] | None = None,
         checkpoint_dir: str | None = None, mesh: Mesh | None = None,
-        encode: Callable[[np.ndarray], np.ndarray] | None = None
+        encode: Callable[[np.ndarray], np.ndarray] | None = None,
+        evaluate_on: Callable[[TrainState], Any] | None = None
         ) -> tuple[TrainState, list[dict[str, float]]]:
   """Trains for `num_epochs` epochs of shuffled, full batches (the remainder is dropped).
 
@@ -118,6 +120,8 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
       multiple of the number of devices.
     encode: maps each batch of inputs `train.x[idx]` to model inputs (e.g. texts to padded
       character ids) before the step; default: the inputs as they are.
+    evaluate_on: what `evaluate_fn` receives from the state; default `state.params` (a model
+      with BatchNorm passes its variables, e.g. `adversarial.training.variables`).
 
   Returns:
     The final state and one metrics dict per epoch run in this call.
@@ -156,9 +160,16 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
       metrics = {"epoch": epoch + 1, **{f"train_{k}": float(v) for k, v in means.items()}}
       metrics["epoch_s"] = time.perf_counter() - t0
       if evaluate_fn is not None:
-        metrics.update({k: float(v) for k, v in evaluate_fn(state.params).items()})
+        evaluated = state.params if evaluate_on is None else evaluate_on(state)
+        metrics.update({k: float(v) for k, v in evaluate_fn(evaluated).items()})
       logging.info("epoch %d/%d  %s", epoch + 1, num_epochs,
                    "  ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k != "epoch"))
+      try:  # the guard's record, read where this loop syncs anyway
+        guard.check(state.nonfinite, where=f"epoch {epoch + 1} of {num_epochs}")
+      except guard.NonFiniteError:
+        if log_fn is not None:  # the metrics up to the failure are kept; no checkpoint
+          log_fn(epoch + 1, {**metrics, "nonfinite": True})
+        raise
       if manager is not None:
         ckpt_lib.save_state(manager, epoch + 1, state)
       if log_fn is not None:

@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxlab.training import guard
+
 Batch = dict[str, jax.Array]
 LossFn = Callable[[Any, Batch, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
 
@@ -36,17 +38,21 @@ class TrainState(NamedTuple):
   """Everything that changes during training; a pytree (checkpointable as is).
 
   `loss_state` is the state of a stateful loss (see the module docstring), None otherwise.
+  `nonfinite` is the finite-value guard's record (`jaxlab.training.guard.Record`: the first
+  step whose loss, gradient or updated parameters were non-finite, or whose loss exploded);
+  None switches the guard off.
   """
 
   step: jax.Array
   params: Any
   opt_state: Any
   loss_state: Any = None
+  nonfinite: Any = None
 
   @classmethod
   def create(cls, params, tx: optax.GradientTransformation, loss_state: Any = None
              ) -> "TrainState":
-    return cls(jnp.zeros((), jnp.int32), params, tx.init(params), loss_state)
+    return cls(jnp.zeros((), jnp.int32), params, tx.init(params), loss_state, guard.init())
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float | jax.Array = 0.0
@@ -96,10 +102,17 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, *, jit: b
     else:
       (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch,
                                                                      step_key)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    # optax mixes Python floats with the int32 step count (bias corrections, schedules), which
+    # strict dtype promotion refuses: the update runs under standard promotion.
+    with jax.numpy_dtype_promotion("standard"):
+      updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = dict(aux, loss=loss, grad_norm=optax.tree.norm(grads))
-    return TrainState(state.step + 1, params, opt_state, loss_state), metrics
+    grad_norm = optax.tree.norm(grads)
+    metrics = dict(aux, loss=loss, grad_norm=grad_norm)
+    nonfinite = state.nonfinite
+    if nonfinite is not None:  # no host sync: the loop reads the record when it logs
+      nonfinite = guard.update(nonfinite, state.step, loss, grad_norm, params)
+    return TrainState(state.step + 1, params, opt_state, loss_state, nonfinite), metrics
 
   if not jit:
     return train_step
@@ -114,7 +127,7 @@ def make_eval_step(apply_fn: Callable[..., jax.Array], *, jit: bool = True):
     logits = apply_fn(params, x)
     mask = mask.astype(logits.dtype)
     return {"loss": jnp.sum(cross_entropy(logits, y) * mask),
-            "correct": jnp.sum((jnp.argmax(logits, -1) == y) * mask),
+            "correct": jnp.sum((jnp.argmax(logits, -1) == y).astype(mask.dtype) * mask),
             "count": jnp.sum(mask)}
 
   return jax.jit(eval_step) if jit else eval_step

@@ -28,7 +28,7 @@ def test_new_workdir_writes_contract_files(tmp_path):
   assert [json.loads(l) for l in lines] == [{"step": 1, "loss": 0.5, "acc": 0.25},
                                             {"step": 2, "loss": 0.25, "vec": [0, 1, 2]}]
   results = wd.read_results()
-  assert results["test_acc"] == 0.75 and math.isnan(results["nan"])
+  assert results["test_acc"] == 0.75 and results["nan"] is None  # strict JSON: null
   with open(path, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 

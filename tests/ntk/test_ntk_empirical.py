@@ -90,7 +90,7 @@ def test_nngp_is_the_outer_product_of_outputs(x64):
 def test_flax_models_match_explicit_jacobians(x64, name):
   model = models.build(name, outputs=3, width=8, depth=2)
   x = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1), jnp.float64)
-  params = models.init(model, jax.random.key(0), x)
+  params = models.init(model, jax.random.key(0), x.astype(jnp.float32))
   params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), params)
   fns = [ntk.empirical_ntk_fn(model.apply, vmap_axes=0, implementation=i)
          for i in IMPLEMENTATIONS]
@@ -220,7 +220,7 @@ def test_auto_follows_the_cost_model(x64):
   assert list(fn.implementation_choices.values()) == [ntk.NtkImplementation.NTK_VECTOR_PRODUCTS]
   # Small CNN, scalar output: the forward pass reuses few weights; contraction is cheaper.
   cnn = models.build("cnn", outputs=1, width=8, depth=2)
-  xi = jnp.ones((4, 16, 16, 1))
+  xi = jnp.ones((4, 16, 16, 1), jnp.float32)  # the params flax creates are float32
   params = models.init(cnn, jax.random.key(0), xi)
   costs = ntk.ntk_implementation_costs(cnn.apply, xi, None, params, vmap_axes=0)
   assert costs[ntk.NtkImplementation.JACOBIAN_CONTRACTION] < costs[
