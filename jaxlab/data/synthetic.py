@@ -22,8 +22,16 @@ import numpy as np
 from jaxlab.data.dataset import Dataset, split_three_ways
 
 
+def _positive(**sizes: int) -> None:
+  """Raises ValueError naming the first size that is not an integer >= 1."""
+  for name, value in sizes.items():
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+      raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+
+
 def sphere(key: jax.Array, n: int, d: int, *, radius: float = 1.0, dtype=None) -> jax.Array:
   """`n` points drawn uniformly on the sphere of radius `radius` in R^d; shape `(n, d)`."""
+  _positive(n=n, d=d)
   x = jax.random.normal(key, (n, d), dtype=dtype)
   return radius * x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
@@ -38,6 +46,7 @@ class ReluTeacher(NamedTuple):
 def relu_teacher(key: jax.Array, d: int, *, units: int = 3, path_norm: float = 1.0,
                  dtype=None) -> ReluTeacher:
   """A random two-layer ReLU teacher with unit-norm neurons and sum_j |a_j| = `path_norm`."""
+  _positive(d=d, units=units)
   kw, ka = jax.random.split(key)
   w = sphere(kw, units, d, dtype=dtype)
   a = jax.random.normal(ka, (units,), dtype=dtype)
@@ -64,6 +73,7 @@ def teacher_student(key: jax.Array, n: int, teacher: ReluTeacher, *, noise_std: 
     inputs: 'sphere' (uniform on S^{d-1}) or 'gaussian' (N(0, I_d / d)).
   """
   d = teacher.w.shape[-1]
+  _positive(n=n, d=d)
   kx, ke = jax.random.split(key)
   if inputs == "sphere":
     x = sphere(kx, n, d, dtype=teacher.w.dtype)
@@ -87,6 +97,7 @@ def gaussian_mixture(key: jax.Array, n: int, d: int, *, num_classes: int = 2,
   Returns:
     x: `(n, d)` inputs; y: `(n,)` int32 labels in [0, num_classes).
   """
+  _positive(n=n, d=d, num_classes=num_classes, num_clusters=num_clusters)
   if num_clusters < num_classes:
     raise ValueError(f"num_clusters ({num_clusters}) must be >= num_classes ({num_classes})")
   centres = separation * sphere(jax.random.fold_in(key, 0), num_clusters, d, dtype=dtype)

@@ -82,18 +82,52 @@ def _require(values, name: str, expected: str, ok) -> None:
     raise ValueError(f"{name}: expected {expected}, got values in [{v.min():.3g}, {v.max():.3g}]")
 
 
+def check_gram(k: jax.Array, name: str = "k_train", y: jax.Array | None = None) -> None:
+  """Raises ValueError naming `name` unless `k` is a square (n, n) matrix of finite values
+  (and `y`, if given, has n rows). Traced values pass unchecked."""
+  shape = jnp.shape(k)
+  if len(shape) != 2 or shape[0] != shape[1]:
+    raise ValueError(f"{name}: expected a square (n, n) Gram matrix, got shape {shape}")
+  if y is not None and (jnp.ndim(y) not in (1, 2) or jnp.shape(y)[0] != shape[0]):
+    raise ValueError(f"y: expected targets of shape ({shape[0]},) or ({shape[0]}, o) for the "
+                     f"{shape[0]} training points, got {jnp.shape(y)}")
+  if not isinstance(k, jax.core.Tracer) and not bool(np.all(np.isfinite(np.asarray(k)))):
+    raise ValueError(f"{name}: the Gram matrix holds NaN or infinite values")
+
+
+def check_psd(values: jax.Array, name: str = "k_train") -> None:
+  """Raises ValueError unless the eigenvalues `values (n,)` of a Gram matrix are >= 0 up to
+  round-off (-n * eps * max |eigenvalue|): a kernel matrix is positive semi-definite."""
+  if isinstance(values, jax.core.Tracer):
+    return
+  v = np.asarray(values)
+  tol = v.size * float(np.finfo(v.dtype).eps) * max(float(np.max(np.abs(v))), 1e-300)
+  if v.size and float(v.min()) < -tol:
+    raise ValueError(f"{name}: not positive semi-definite (smallest eigenvalue "
+                     f"{float(v.min()):.3g}, largest {float(v.max()):.3g}); a kernel's Gram "
+                     "matrix has no negative eigenvalues")
+
+
 def path(k_train: jax.Array, weights: Optional[jax.Array] = None) -> Path:
-  """Eigendecomposes `k_train (n, n)` (or W^{1/2} K W^{1/2} for positive `weights (n,)`)."""
-  if k_train.ndim != 2 or k_train.shape[0] != k_train.shape[1]:
-    raise ValueError(f"k_train: expected a square (n, n) Gram matrix, got shape {k_train.shape}")
+  """Eigendecomposes `k_train (n, n)` (or W^{1/2} K W^{1/2} for positive `weights (n,)`).
+
+  Raises:
+    ValueError: `k_train` is not square, holds non-finite values or is not positive
+      semi-definite (up to round-off), or the weights are not positive and finite.
+  """
+  check_gram(k_train)
   if weights is None:
-    return Path(spectral.eigh(k_train))
+    p = Path(spectral.eigh(k_train))
+    check_psd(p.eig.values)
+    return p
   if jnp.shape(weights) != (k_train.shape[0],):
     raise ValueError(f"weights: expected shape ({k_train.shape[0]},), got {jnp.shape(weights)}")
   _require(weights, "weights", "importance weights > 0 (finite)",
            lambda w: np.isfinite(w) & (w > 0))
   sqrt_w = jnp.sqrt(weights)
-  return Path(spectral.eigh(sqrt_w[:, None] * k_train * sqrt_w[None, :]), sqrt_w)
+  p = Path(spectral.eigh(sqrt_w[:, None] * k_train * sqrt_w[None, :]), sqrt_w)
+  check_psd(p.eig.values)
+  return p
 
 
 def filters(p: Path, lams: jax.Array, rcond: Optional[float] = None) -> jax.Array:
@@ -175,11 +209,24 @@ def conditioning(p: Path, lams: jax.Array, rcond: Optional[float] = None
 
 
 def kernel_ridge(k_train: jax.Array, y: jax.Array, lam) -> jax.Array:
-  """alpha = (K + n lambda I)^{-1} y by a Cholesky solve (one ridge lambda > 0)."""
-  _require(lam, "lam", "a ridge lambda > 0 (use ridgeless for 0)", lambda v: v > 0)
+  """alpha = (K + n lambda I)^{-1} y by a Cholesky solve (one ridge lambda > 0).
+
+  Raises:
+    ValueError: `lam` is not > 0; `k_train` is not square or holds non-finite values; `y`
+      does not have n rows; K + n lambda I is not positive definite (K has eigenvalues below
+      -n lambda: not a kernel matrix).
+  """
+  _require(lam, "lam", "a ridge lambda > 0 (use ridgeless for 0)",
+           lambda v: np.isfinite(v) & (v > 0))
+  check_gram(k_train, y=y)
   n = k_train.shape[0]
   g = spectral.symmetrize(k_train) + absolute_ridge(lam, n) * jnp.eye(n, dtype=k_train.dtype)
-  return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(g), y)
+  factor = jax.scipy.linalg.cho_factor(g)
+  if not isinstance(factor[0], jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(factor[0]))):
+    raise ValueError(f"k_train: K + n lambda I is not positive definite (n lambda = "
+                     f"{float(absolute_ridge(lam, n)):.3g}); a kernel's Gram matrix is "
+                     "positive semi-definite")
+  return jax.scipy.linalg.cho_solve(factor, y)
 
 
 def ridgeless(k_train: jax.Array, y: jax.Array, *, rcond: Optional[float] = None,
@@ -187,11 +234,14 @@ def ridgeless(k_train: jax.Array, y: jax.Array, *, rcond: Optional[float] = None
   """Minimum-norm interpolant alpha = K^+ y (spectral pseudo-inverse).
 
   Raises:
+    ValueError: `k_train` is not square, holds non-finite values or is indefinite; `y` does
+      not have n rows.
     IllConditionedError: if `check` and K is singular at working precision (some eigenvalues
       below rcond * lambda_max, default rcond = n * eps), with the condition number; the
       pseudo-inverse would then silently drop directions. Pass `check=False` to accept that
       (the minimum-norm solution of the truncated system), or add a ridge.
   """
+  check_gram(k_train, y=y)
   p = path(k_train)
   if check:
     cond, ill = conditioning(p, 0.0, rcond)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
 
 T = TypeVar("T")
 
@@ -69,8 +70,16 @@ def save_state(manager: ocp.CheckpointManager, step: int, state: Any) -> None:
 
 
 def restore_latest(manager: ocp.CheckpointManager, like: T) -> tuple[int | None, T]:
-  """`(step, state)` of the newest checkpoint, or `(None, like)` if there is none."""
-  step = manager.latest_step()
-  if step is None:
-    return None, like
-  return step, manager.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
+  """`(step, state)` of the newest readable checkpoint, or `(None, like)` if there is none.
+
+  A checkpoint that cannot be read (a file truncated or corrupted after the save) is skipped
+  with a warning naming it and the error, and the one before it is restored.
+  """
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      return step, manager.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
+    except Exception as e:  # pylint: disable=broad-except  (orbax / tensorstore errors vary)
+      logging.warning("checkpoint %d in %s is unreadable (%s: %s); falling back to the one "
+                      "before it", step, manager.directory, type(e).__name__,
+                      str(e).splitlines()[0][:300] if str(e) else "")
+  return None, like

@@ -102,6 +102,7 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
         log_fn: Callable[[int, Mapping[str, float]], None] | None = None,
         checkpoint_dir: str | None = None, mesh: Mesh | None = None,
         encode: Callable[[np.ndarray], np.ndarray] | None = None,
+        on_resume: Callable[[int | None], None] | None = None,
         evaluate_on: Callable[[TrainState], Any] | None = None
         ) -> tuple[TrainState, list[dict[str, float]]]:
   """Trains for `num_epochs` epochs of shuffled, full batches (the remainder is dropped).
@@ -120,6 +121,8 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
       multiple of the number of devices.
     encode: maps each batch of inputs `train.x[idx]` to model inputs (e.g. texts to padded
       character ids) before the step; default: the inputs as they are.
+    on_resume: called with the epoch of the checkpoint training resumes from (None: none),
+      e.g. to drop metrics logged after it.
     evaluate_on: what `evaluate_fn` receives from the state; default `state.params` (a model
       with BatchNorm passes its variables, e.g. `adversarial.training.variables`).
 
@@ -140,6 +143,8 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
   manager = ckpt_lib.checkpoint_manager(checkpoint_dir) if checkpoint_dir else None
   if manager is not None:
     done, state = ckpt_lib.restore_latest(manager, like=state)
+    if on_resume is not None:
+      on_resume(done)
     if done is not None:
       start_epoch = done
       logging.info("resuming after epoch %d from %s", done, checkpoint_dir)

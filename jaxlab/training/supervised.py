@@ -31,7 +31,8 @@ PARAMS = "params"
 
 
 class FitResult(NamedTuple):
-  """What `fit_classifier` returns: the trained parameters, one metrics dict per epoch (all
+  """What `fit_classifier` returns: the trained parameters (with `variables_fn`, the
+  variables it gives: parameters and BatchNorm statistics), one metrics dict per epoch (all
   epochs, also those run before a resume, when a workdir holds them), and the final val /
   test `{"loss", "acc"}` (None for a split not given)."""
 
@@ -50,7 +51,9 @@ def fit_classifier(params: Any, apply_fn: Callable[..., jax.Array],
                    encode: Callable[[np.ndarray], np.ndarray] | None = None,
                    mesh: Mesh | None = None, workdir: Workdir | None = None,
                    checkpoint: bool = True,
-                   log_fn: Callable[[int, Mapping[str, float]], None] | None = None
+                   log_fn: Callable[[int, Mapping[str, float]], None] | None = None,
+                   loss_state: Any = None,
+                   variables_fn: Callable[[steps.TrainState], Any] | None = None
                    ) -> FitResult:
   """Trains `params` on `train` for `num_epochs` epochs and evaluates them.
 
@@ -73,6 +76,12 @@ def fit_classifier(params: Any, apply_fn: Callable[..., jax.Array],
     workdir: metrics.jsonl (one line per epoch), checkpoints/ (with `checkpoint`, resumed
       from), params/ and plots/curves; None trains in memory.
     log_fn: where epoch metrics go; default `workdir.log` (or nowhere).
+    loss_state: the initial `TrainState.loss_state` of a stateful loss or prebuilt step
+      (e.g. `adversarial.training.ATState`).
+    variables_fn: what `apply_fn` evaluates, from the training state; default
+      `state.params`. A model with BatchNorm passes its variables (parameters and running
+      statistics, e.g. `adversarial.training.variables`); `FitResult.params` and params/
+      then hold them.
 
   Returns:
     A `FitResult`.
@@ -92,17 +101,15 @@ def fit_classifier(params: Any, apply_fn: Callable[..., jax.Array],
     return {"val_loss": result["loss"], "val_acc": result["acc"]}
 
   checkpoint_dir = workdir.checkpoint_dir if workdir is not None and checkpoint else None
-  if checkpoint_dir and workdir.resumed:
-    with ckpt_lib.checkpoint_manager(checkpoint_dir) as mngr:
-      workdir.truncate_metrics(mngr.latest_step())
+  on_resume = workdir.truncate_metrics if checkpoint_dir and workdir.resumed else None
   if log_fn is None and workdir is not None:
     log_fn = workdir.log
-  state, history = loop.fit(steps.TrainState.create(params, tx), train_step, train, key=key,
-                            num_epochs=num_epochs, batch_size=batch_size,
+  state, history = loop.fit(steps.TrainState.create(params, tx, loss_state), train_step, train,
+                            key=key, num_epochs=num_epochs, batch_size=batch_size,
                             evaluate_fn=evaluate_fn if val is not None else None,
                             log_fn=log_fn, checkpoint_dir=checkpoint_dir, mesh=mesh,
-                            encode=encode)
-  params = jax.device_get(state.params)
+                            encode=encode, evaluate_on=variables_fn, on_resume=on_resume)
+  params = jax.device_get(state.params if variables_fn is None else variables_fn(state))
   if workdir is not None:
     history = workdir.read_metrics() or history
     if checkpoint:
