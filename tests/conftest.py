@@ -12,6 +12,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+from hypothesis import HealthCheck, settings  # pylint: disable=g-import-not-at-top
+
+# Property tests: reproducible in CI (derandomized, no example database), no per-example
+# deadline (the first example of a test compiles), a budget that keeps the suite fast.
+settings.register_profile("jaxlab", max_examples=25, deadline=None, derandomize=True,
+                          database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "jaxlab"))
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
