@@ -1,6 +1,6 @@
 """Deterministic equivalent of kernel ridge(less) regression: theory curves at finite n.
 
-  mu = torus.multiplier(k, -2 * b) ...                  # eigenvalues (J,), multiplicities expanded
+  mu = 1.0 / jnp.arange(1, 2001.0) ** 2                  # eigenvalues (J,), multiplicities expanded
   de = deterministic_equivalent(mu, v, noise_var=1.0, lam=1e-4, n=512, weights=c)
   de.kappa, de.bias2, de.variance                        # scalars; vmap over lam for a path
 

@@ -13,7 +13,8 @@ adapter: arc-cosine / NTK kernels come from jaxlab's NTK engine (`jaxlab.ntk.sta
 re-implemented here.
 
 Spectral kernels given by their eigenvalues: `mercer(eigenvalues, features)` for any basis, and
-`jaxlab.kernels.torus.sobolev_gram` for the Fourier basis of the torus (exact, closed form).
+`jaxlab.papers.krr_inverse.torus.sobolev_gram` for the Fourier basis of the torus (exact,
+closed form).
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def mercer(eigenvalues: jax.Array, features: Callable[[jax.Array], jax.Array]) -
   """Spectral kernel k(x, x') = sum_j eigenvalues_j phi_j(x) phi_j(x') from its eigenvalues
   `(J,)` (>= 0) and a feature map `features(x (n, d)) -> (n, J)` of an orthonormal basis.
   A truncated series: for kernels whose series is known in closed form prefer the closed form
-  (`torus.sobolev_gram`), since truncation makes the Gram of close points rank-deficient."""
+  (e.g. the torus's `sobolev_gram`), since truncation makes the Gram of close points
+  rank-deficient."""
 
   def kernel(x1, x2=None):
     x1, x2, same = _pair(x1, x2)

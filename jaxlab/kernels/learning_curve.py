@@ -11,28 +11,24 @@ slopes with bootstrap confidence intervals over designs.
 
 The error function sees every ridge at once (one eigendecomposition per design, the ridges
 `vmap`ped inside it); designs are independent keys `fold_in(key, design)` per n, so a curve is
-reproducible point by point.
+reproducible point by point. `Slope` and `fit_slope` are the experiment skeleton's slope fitter
+(`jaxlab.experiment.gates`), re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
+from jaxlab.experiment.gates import Slope, fit_slope
+
+__all__ = ["Slope", "as_array", "design_key", "fit_slope", "oracle", "refine_minimum", "run"]
+
 ErrorFn = Callable[[jax.Array, int, jax.Array], Mapping[str, Any]]
-
-
-class Slope(NamedTuple):
-  """Least-squares slope of log(y) on log(x), its intercept and a bootstrap CI [low, high]."""
-
-  slope: float
-  intercept: float
-  low: float
-  high: float
 
 
 def design_key(key: jax.Array, n: int, design: int) -> jax.Array:
@@ -66,41 +62,6 @@ def run(error_fn: ErrorFn, ns: Sequence[int], num_designs: int, lams: jax.Array,
     if log_every:
       logging.info("learning curve: n = %d done (%d designs)", n, num_designs)
   return {name: np.stack(v) for name, v in out.items()}
-
-
-def _lstsq_slope(log_x: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Slopes and intercepts of least-squares lines through rows of `log_y (..., N)`."""
-  xc = log_x - log_x.mean()
-  slope = (log_y - log_y.mean(-1, keepdims=True)) @ xc / np.sum(xc**2)
-  return slope, log_y.mean(-1) - slope * log_x.mean()
-
-
-def fit_slope(x: Sequence[float], values: np.ndarray, *, key: jax.Array,
-              num_bootstrap: int = 2000, level: float = 0.95) -> Slope:
-  """Log-log least-squares slope of the design-mean of `values (N, D)` against `x (N,)`, with a
-  percentile bootstrap CI: designs are resampled with replacement independently at each x.
-
-  A 1-D `values (N,)` (a single curve) gets a degenerate CI equal to the slope.
-  """
-  x = np.asarray(x, dtype=float)
-  values = np.asarray(values, dtype=float)
-  if values.ndim == 1:
-    values = values[:, None]
-  if np.any(values <= 0) or np.any(~np.isfinite(values)):
-    raise ValueError("fit_slope needs positive finite values (log-log fit)")
-  log_x = np.log(x)
-  slope, intercept = _lstsq_slope(log_x, np.log(values.mean(1)))
-  num_points, num_designs = values.shape
-  if num_designs == 1:
-    return Slope(float(slope), float(intercept), float(slope), float(slope))
-  # Host-side resampling (a numpy generator seeded by the key): no compilation per shape.
-  rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
-  idx = rng.integers(0, num_designs, (num_bootstrap, num_points, num_designs))
-  boot = np.take_along_axis(values[None], idx, axis=2).mean(-1)        # (B, N)
-  slopes, _ = _lstsq_slope(log_x, np.log(boot))
-  alpha = (1.0 - level) / 2.0
-  low, high = np.quantile(slopes, [alpha, 1.0 - alpha])
-  return Slope(float(slope), float(intercept), float(low), float(high))
 
 
 def refine_minimum(log_lams: np.ndarray, log_err: np.ndarray) -> tuple[float, float]:

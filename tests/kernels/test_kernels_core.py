@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlab.kernels import equivalent, kernel_fns, learning_curve, ridge, spectral, torus
+from jaxlab.kernels import equivalent, kernel_fns, learning_curve, ridge, spectral
 from jaxlab.ntk import stax
 
 
@@ -57,8 +57,6 @@ def all_kernels():
       "arc_cosine_ntk": kernel_fns.from_kernel_fn(reference_relu_kernel_fn(), "ntk"),
       "arc_cosine_nngp": kernel_fns.from_kernel_fn(reference_relu_kernel_fn(), "nngp"),
       "stax_relu_ntk": kernel_fns.from_kernel_fn(stax_relu_kernel_fn(), "ntk"),
-      "torus_sobolev_1": torus.sobolev_kernel(1),
-      "torus_sobolev_3": torus.sobolev_kernel(3),
   }
 
 
@@ -70,8 +68,6 @@ def test_every_kernel_is_symmetric_psd(x64, name, seed):
   n, d = int(rng.integers(5, 40)), int(rng.integers(1, 6))
   x = rng.normal(size=(n, d)) * rng.uniform(0.1, 3.0)
   x[1] = x[0] + 1e-7            # a near-duplicate pair
-  if name.startswith("torus"):
-    x = np.mod(x[:, :1], 1.0)
   k = all_kernels()[name]
   g = np.asarray(k(jnp.asarray(x)))
   assert g.shape == (n, n)
@@ -239,9 +235,9 @@ def test_bad_ridges_weights_and_shapes_are_refused_by_name(x64):
 
 
 def test_singular_ridgeless_systems_are_detected_not_silently_wrong(x64):
-  # b = 2 torus Sobolev Gram with a near-coincident pair: singular at working precision.
-  x = torus.design(jax.random.key(0), 64, "jittered").at[0].set(1e-9).at[1].set(0.0)
-  gram = torus.sobolev_gram(x, order=2)
+  # A smooth (Matern 5/2) Gram with a near-coincident pair: singular at working precision.
+  x = jnp.linspace(0.0, 1.0, 64)[:, None].at[1].set(1e-9)
+  gram = kernel_fns.matern(2.5, 0.3)(x)
   y = jnp.ones(64)
   with pytest.raises(ridge.IllConditionedError, match="singular at working precision"):
     ridge.ridgeless(gram, y)
@@ -249,12 +245,11 @@ def test_singular_ridgeless_systems_are_detected_not_silently_wrong(x64):
   assert bool(ill[0]) and not bool(ill[1])
   assert float(cond[0]) > 1e13
   ridge.ridgeless(gram, y, check=False)         # accepted when asked for explicitly
-  # A well-spread b = 1 design is fine.
-  ok = torus.sobolev_gram(torus.design(jax.random.key(1), 64, "jittered"), order=1)
+  # A well-spread design of the rougher Laplace kernel is fine.
+  ok = kernel_fns.laplace(0.3)(jnp.linspace(0.0, 1.0, 64)[:, None])
   assert not bool(ridge.conditioning(ridge.path(ok), 0.0)[1][0])
   # float32 on a moderately conditioned system: detected too.
-  g32 = torus.sobolev_gram(torus.design(jax.random.key(2), 256, "iid"), order=1
-                           ).astype(jnp.float32)
+  g32 = kernel_fns.matern(1.5, 0.3)(jnp.linspace(0.0, 1.0, 256)[:, None]).astype(jnp.float32)
   assert bool(ridge.conditioning(ridge.path(g32), 0.0)[1][0])
 
 
@@ -271,10 +266,12 @@ def test_deterministic_equivalent_fixed_point_and_identities(x64):
     e0 = n / (n - float(jnp.sum(ell**2)))
     b = float(jnp.sum((1 - ell) ** 2 * v**2))
     assert float(de.risk) == pytest.approx(e0 * (b + 0.3) - 0.3, rel=1e-10)
-  # Large ridge: kappa -> lam; ridgeless: kappa_0 ~ pi^2 / n^2 for mu_k = k^-2 on the torus.
+  # Large ridge: kappa -> lam; ridgeless: kappa_0 ~ pi^2 / n^2 for mu_k = k^-2 with each
+  # k >= 1 twice (the Fourier basis of the torus, cos and sin).
   assert float(equivalent.effective_ridge(mu, 10.0, n)) == pytest.approx(10.0, rel=1e-2)
-  mu_torus = torus.expand(torus.multiplier(20000, -2.0))
-  kappa0 = float(equivalent.effective_ridge(mu_torus, 0.0, 512))
+  k = jnp.arange(1, 20001.0)
+  mu_fourier = jnp.concatenate([jnp.ones(1), jnp.repeat(k**-2.0, 2)])
+  kappa0 = float(equivalent.effective_ridge(mu_fourier, 0.0, 512))
   assert kappa0 * 512**2 == pytest.approx(math.pi**2, rel=0.02)
   path = equivalent.path(mu, v, 0.3, jnp.array([0.0, 1e-2]), n)
   assert path.kappa.shape == (2,)

@@ -1,22 +1,15 @@
-"""Covariate shift: the data model, IW-KRR identities, the linearisation, and the
-krr_covariate_shift experiment contract."""
+"""The covariate-shift model of paper 3 (arXiv 2406.03171): the data and density ratio, the
+IW-KRR identities, the linearisation."""
 
-import json
 import math
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import REPO
-from jaxlab.config import ConfigError
-from jaxlab.kernels import covariate_shift as cs
-from jaxlab.kernels import krr_covariate_shift, ridge
-from test_cli import run_module
-
-SMOKE = os.path.join(REPO, "experiments", "flags", "krr_covariate_shift_smoke.flags")
+from jaxlab.kernels import ridge
+from jaxlab.papers.krr_covariate_shift import covariate_shift as cs
 
 
 def test_inner_product_functions_and_density_ratio(x64):
@@ -78,38 +71,3 @@ def test_linearization_errors_shrink_with_d(x64):
   assert float(errs[1]["op_population"] / errs[1]["op_empirical"]) > 3
   with pytest.raises(ValueError, match="diagonal must be one of"):
     cs.linearized_gram(jnp.zeros((3, 2)), h, "none")
-
-
-def test_config_validation_names_the_field():
-  with pytest.raises(ConfigError, match="h: got 'tanh'"):
-    krr_covariate_shift.Config(h="tanh")
-  with pytest.raises(ConfigError, match="nlams: must start at 0"):
-    krr_covariate_shift.Config(nlams=(0.1, 1.0))
-  with pytest.raises(ConfigError, match="surrogate_d: must be one of ds"):
-    krr_covariate_shift.Config(ds=(100, 200), surrogate_d=400)
-
-
-def test_cli_small_run_writes_the_contract(tmp_path):
-  out = tmp_path / "run"
-  proc = run_module("experiments.krr_covariate_shift", f"--flagfile={SMOKE}",
-                    "--studies=identities,bias_variance", "--ds=40,80", "--surrogate_d=80",
-                    "--num_designs=2", "--num_test=300", "--level_tol_scale=3",
-                    f"--workdir={out}", timeout=600)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  results = json.loads((out / "results.json").read_text())
-  assert {"curves", "slopes", "checks"} <= set(results)
-  checks = results["checks"]
-  identity = [c for name, c in checks.items() if name.startswith("E2.2")]
-  assert len(identity) == 4 and all(c["pass"] for c in identity)
-  conditioning = next(c for name, c in checks.items() if "singular" in name)
-  assert conditioning["value"] == 0 and set(conditioning["condition_numbers"]) == {"40", "80"}
-  assert all(1.0 < v < 1e12 for v in conditioning["condition_numbers"].values())
-  assert any(name.startswith("E2.3a") for name in checks)
-  krr0 = [c for c in results["curves"] if c["estimator"] == "krr" and c["nlam"] == 0.0]
-  iw0 = [c for c in results["curves"] if c["estimator"] == "iw" and c["nlam"] == 0.0]
-  for a, b in zip(krr0, iw0):
-    assert a["variance"] == pytest.approx(b["variance"], rel=1e-8)
-  assert (out / "plots" / "bias_variance.png").exists()
-  bad = run_module("experiments.krr_covariate_shift", f"--flagfile={SMOKE}", "--mu=5",
-                   f"--workdir={tmp_path / 'bad'}", timeout=120)
-  assert bad.returncode == 2 and "--mu: must be in [0, 2]" in bad.stderr

@@ -31,7 +31,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxlab.kernels import equivalent, ridge, torus
+from jaxlab.kernels import equivalent, ridge
+from jaxlab.papers.krr_inverse import torus
 
 
 class Simulation(NamedTuple):
