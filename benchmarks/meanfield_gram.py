@@ -16,7 +16,7 @@ from absl import app, flags
 
 from benchmarks.timing import median_time, print_table
 from jaxlab.data import synthetic
-from jaxlab.meanfield import resnet
+from jaxlab.papers.meanfield_resnet import resnet
 
 flags.DEFINE_integer("n", 16, "training points")
 flags.DEFINE_integer("repeats", 10, "timed repetitions (median reported)")

@@ -2,7 +2,7 @@
 
 Chen, Liu, Lu, Chrysos, Cevher, *Generalization of Scaled Deep ResNets in the Mean-Field
 Regime*, ICLR 2024 (arXiv 2403.09889); concrete form after Lu et al. 2020 (arXiv 2003.05508)
-and Ding et al. 2022 (arXiv 2105.14417), see `papers/meanfield_resnet.md` section 2:
+and Ding et al. 2022 (arXiv 2105.14417):
 
   z_0 = x,   z_{l+1} = z_l + alpha/(L M) sum_m u_{l,m} tanh(w_{l,m}^T z_l)
   f(x) = beta/K sum_k a_k tanh(b_k^T z_L),           R = 1/(2n) sum_i (f(x_i) - y_i)^2
@@ -19,7 +19,8 @@ and Ding et al. 2022 (arXiv 2105.14417), see `papers/meanfield_resnet.md` sectio
 Parameters are particles: `ResNetParticles(u, w)` of shape `(L, M, d)` each and
 `HeadParticles(a (K,), b (K, d))`. The group-scaled learning rate (L M for ResNet particles, K
 for head particles) makes each particle move O(1) per unit time whatever L, M, K are, and the
-function-space dynamics is df/dt = -(1/n) beta^2 (G1 + G2) (f - y).
+function-space dynamics is df/dt = -(1/n) beta^2 (G1 + G2) (f - y). Pure JAX; float64 is the
+caller's choice (`dtype=jnp.float64` under `jax.enable_x64(True)`).
 """
 
 from __future__ import annotations

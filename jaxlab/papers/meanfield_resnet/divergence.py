@@ -1,4 +1,5 @@
-"""KL-divergence proxies between particle clouds (spec `meanfield_resnet.md`, P1-C).
+"""KL-divergence proxies between particle clouds (the KL tracking of the mean-field ResNet
+study, arXiv 2403.09889).
 
   x = jax.random.normal(jax.random.key(0), (512, 17)) + 0.1   # (N, p) particles
   gaussian_kl(x)                                 # ()  KL(N(mu, S) || N(0, I)), about 0.09 + bias

@@ -1,10 +1,5 @@
-"""Shallow Transformer (paper 10): attention invariants, NTK = J J^T, GD linearisation and the
-smoke study's checks."""
-
-import json
-import os
-import subprocess
-import sys
+"""Shallow Transformer (paper 10) model code: attention invariants, NTK = J J^T, the GD
+linearisation, the initialisation schemes."""
 
 import jax
 import jax.numpy as jnp
@@ -12,26 +7,15 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from conftest import REPO
-from jaxlab.config import ConfigError
 from jaxlab.kernels import spectral
-from jaxlab.meanfield import transformer, transformer_study
+from jaxlab.papers.shallow_transformer import transformer
+from jaxlab.papers.shallow_transformer.data import sequences
 
-SMOKE = os.path.join(REPO, "experiments", "flags", "shallow_transformer_smoke.flags")
-# Spec checks not reproduced here (reported in results["checks"], not hidden):
-# - lambda_min(K0) under NTK init with tau0 = d_m^-1 grows by 16-17% from d_m = 256 to 1024 in
-#   the default study (3 and 8 replicates; spec: constant within 15%); the smoke's two
-#   replicates measure 1.13 (passes);
-# - under LeCun init, lambda_min(K0) with tau0 = d_m^-1/2 is below that with d_m^-1 from
-#   d_m = 256 on (ratio 0.90 / 0.91 at 256 / 1024 in the default study, 1.47 and 1.16 at 16 and
-#   64; spec: exceeds at equal width). He and NTK init reproduce the ordering (NTK: ratio
-#   1.4-1.5 where the spec's prototype measured ~2).
-NOT_REPRODUCED = {"ntk_init_lambda_min_constant_d_m^-1", "tau0_d_m^-1/2_exceeds_d_m^-1_lecun"}
 D, WIDTH = 5, 12
 
 
 def _setup(scheme="lecun", tau0="inv_sqrt", n=6, seq_len=3, width=WIDTH):
-  x, y = transformer_study.sequences(jax.random.key(0), n, seq_len, D)
+  x, y = sequences(jax.random.key(0), n, seq_len, D)
   params = transformer.init(jax.random.key(1), dim=D, width=width, scheme=scheme,
                             dtype=jnp.float64)
   return x, y, params, transformer.scaling(scheme, tau0, dim=D, width=width)
@@ -105,48 +89,3 @@ def test_scaling_and_helpers():
     transformer.scaling("lecun", "sqrt", dim=4, width=4)
   with pytest.raises(ValueError, match="init must be one of"):
     transformer.init(jax.random.key(0), dim=4, width=4, scheme="xavier")
-  loss = 2.0 * 0.9 ** np.arange(11)
-  assert transformer_study.contraction(loss) == pytest.approx(0.9)
-
-
-@pytest.mark.parametrize("field, value, message", [
-    ("inits", ("he", "ntk"), "must include lecun"),
-    ("inits", ("lecun", "xavier"), "must be distinct values among"),
-    ("gd_compare_init", "xavier", "expected one of"),
-    ("gd_widths", (256, 64), "increasing"),
-    ("log_every", 7, "must divide gd_steps"),
-])
-def test_config_errors_name_the_field(field, value, message):
-  with pytest.raises(ConfigError, match=message) as err:
-    transformer_study.Config(**{field: value})
-  assert err.value.field == field
-
-
-@pytest.mark.slow
-def test_smoke_run_passes_every_check(tmp_path):
-  proc = subprocess.run([sys.executable, "-m", "experiments.shallow_transformer",
-                         f"--flagfile={SMOKE}", f"--workdir={tmp_path}"], cwd=REPO,
-                        capture_output=True, text=True, timeout=900, check=False)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  results = json.loads((tmp_path / "results.json").read_text())
-  assert {"ntk_init", "attention_slope", "gd", "weight_change_slope", "ntk_change_slope",
-          "checks"} <= set(results)
-  assert set(results["attention_slope"]) == {"d_m^-1", "d_m^-1/2"}
-  assert set(results["ntk_init"][0]) >= {"init", "tau0", "width", "lambda_min",
-                                         "lambda_min_over_width"}
-  assert set(results["gd"][0]) >= {"width", "contraction", "bound", "weight_change",
-                                   "ntk_change"}
-  failed = {k: c for k, c in results["checks"].items() if not c["pass"]}
-  assert set(failed) <= NOT_REPRODUCED, failed
-  # 6 constancy, 3 tau0 orderings, 2 attention, 2 contraction, 2 change slopes, 3 init comparisons
-  assert len(results["checks"]) == 18
-  for scheme in ("he", "ntk"):
-    assert results["checks"][f"tau0_d_m^-1/2_exceeds_d_m^-1_{scheme}"]["pass"], scheme
-  for name in ("attention_slope_d_m^-1", "attention_slope_d_m^-1/2", "weight_change_slope",
-               "ntk_change_slope", "lecun_lambda_min_over_width_constant_d_m^-1/2",
-               "lecun_lambda_min_over_width_constant_d_m^-1", "contraction_vs_bound_width_128"):
-    assert results["checks"][name]["pass"], name
-  for name in ("ntk_init.png", "gd_dynamics.png", "init_and_width.png"):
-    assert (tmp_path / "plots" / name).exists()
-  lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-  assert sum(m["study"] == "gd" for m in lines) == 2 * 2 * 11   # 2 inits x 2 widths x 11 logs

@@ -1,5 +1,5 @@
 """Shallow encoder-only Transformer of Wu, Liu, Chrysos & Cevher, *On the Convergence of
-Encoder-only Shallow Transformers*, NeurIPS 2023 (arXiv 2311.01575), `papers/shallow_transformer.md`:
+Encoder-only Shallow Transformers*, NeurIPS 2023 (arXiv 2311.01575):
 
   Q, K, V = X W_Q^T, X W_K^T, X W_V^T                       # X: (d_s tokens, d)
   A = softmax_rows(tau0 Q K^T) V                            # (d_s, d_m), softmax over keys

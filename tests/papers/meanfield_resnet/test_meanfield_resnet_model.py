@@ -1,28 +1,20 @@
-"""Mean-field ResNet (paper 7): closed forms, invariants and the smoke study's checks."""
-
-import json
-import os
-import re
-import subprocess
-import sys
+"""Mean-field ResNet (paper 7) model: the symmetric head, Gram closed forms against Jacobians,
+the function-space step, group-scaled rates, depth as an Euler discretisation."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import REPO
-from jaxlab.config import ConfigError
 from jaxlab.data import synthetic
 from jaxlab.kernels import spectral
-from jaxlab.meanfield import checks, divergence, resnet, resnet_study
-
-SMOKE = os.path.join(REPO, "experiments", "flags", "meanfield_resnet_smoke.flags")
+from jaxlab.papers.meanfield_resnet import resnet
+from jaxlab.papers.meanfield_resnet.data import target
 
 
 def _data(n=6, d=5, seed=1):
   x = synthetic.sphere(jax.random.key(seed), n, d, dtype=jnp.float64)
-  return x, resnet_study.target(x)
+  return x, target(x)
 
 
 def _moved(params, scale=0.3):
@@ -138,77 +130,3 @@ def test_particle_gd_is_an_optax_transformation(x64):
   updates, _ = jax.jit(opt.update)(grads, opt.init(params))
   np.testing.assert_allclose(updates.resnet.u, -0.1 * 6 * grads.resnet.u, rtol=1e-14)
   np.testing.assert_allclose(updates.head.b, -0.1 * 4 * grads.head.b, rtol=1e-14)
-
-
-def test_gaussian_kl_identities(x64):
-  x = jax.random.normal(jax.random.key(0), (400, 3), jnp.float64) @ jnp.diag(
-      jnp.array([1.0, 2.0, 0.5])) + 0.3
-  assert abs(divergence.gaussian_kl(x, x)) < 1e-12
-  mean, cov = np.mean(x, 0), np.cov(np.asarray(x).T, bias=True)
-  shift = jnp.array([0.5, -1.0, 0.2])
-  np.testing.assert_allclose(divergence.gaussian_kl(x + shift[None, :], x),
-                             0.5 * shift @ np.linalg.solve(cov, shift), rtol=1e-10)
-  np.testing.assert_allclose(divergence.gaussian_kl(2.0 * x, x),  # depends on mean too
-                             0.5 * (3 * 4.0 + mean @ np.linalg.solve(cov, mean) - 3
-                                    - 3 * np.log(4.0)), rtol=1e-10)
-  expected = 0.5 * (np.trace(cov) + mean @ mean - 3 - np.linalg.slogdet(cov)[1])
-  np.testing.assert_allclose(divergence.gaussian_kl(x), expected, rtol=1e-10)
-
-
-def test_knn_kl_estimates_a_known_divergence(x64):
-  kp, kq = jax.random.split(jax.random.key(1))
-  p = jax.random.normal(kp, (1000, 2), jnp.float64) + jnp.array([[1.0, 0.0]])
-  q = jax.random.normal(kq, (2000, 2), jnp.float64)
-  knn_kl = jax.jit(divergence.knn_kl, static_argnames="k")
-  assert abs(float(knn_kl(p, q, k=5)) - 0.5) < 0.1       # KL = |mu|^2 / 2
-  assert abs(float(knn_kl(q[:1000], q[1000:], k=5))) < 0.1
-  with pytest.raises(ValueError, match="k must be in"):
-    divergence.knn_kl(p[:3], q, k=3)
-
-
-def test_rate_window_recovers_a_geometric_rate():
-  steps = np.arange(0, 1001, 50)
-  loss = 0.2 * np.exp(-0.01 * steps) + 0.2 * np.exp(-0.2 * steps)   # transient, then e^{-0.01 t}
-  loss = np.maximum(loss, 1e-30)
-  out = resnet_study.rate_window(steps, loss, np.full(len(steps), 0.008), start=300,
-                                 floor=1e-3)
-  np.testing.assert_allclose(out["observed"], 0.01, rtol=1e-6)
-  assert out["window"] == [300, 600] and out["bound"] == pytest.approx(0.008)
-  assert np.isnan(resnet_study.rate_window(steps, loss, loss, start=2000, floor=0.1)["observed"])
-  assert checks.loglog_slope([1, 2, 4], [8, 2, 0.5]) == pytest.approx(-2.0)
-  assert not checks.interval(float("nan"), lo=0.0)["pass"]
-
-
-@pytest.mark.parametrize("field, value, message", [
-    ("width", 32, "must exceed 2 * dim"),
-    ("head_width", 7, "must be even"),
-    ("betas", (2.0, 1.0), "increasing"),
-    ("log_every", 7, "must divide num_steps"),
-    ("limit_depths", (4, 64), "below the reference"),
-])
-def test_config_errors_name_the_field(field, value, message):
-  with pytest.raises(ConfigError, match=re.escape(message)) as err:
-    resnet_study.Config(**{field: value})
-  assert err.value.field == field
-
-
-@pytest.mark.slow
-def test_smoke_run_passes_every_check(tmp_path):
-  proc = subprocess.run([sys.executable, "-m", "experiments.meanfield_resnet",
-                         f"--flagfile={SMOKE}", f"--workdir={tmp_path}"], cwd=REPO,
-                        capture_output=True, text=True, timeout=900, check=False)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  results = json.loads((tmp_path / "results.json").read_text())
-  assert {"beta_sweep", "displacement_exponent_head", "displacement_exponent_resnet",
-          "limit_sweep", "gen_gap_slope", "checks"} <= set(results)
-  assert set(results["beta_sweep"][0]) >= {
-      "beta", "gram_min_eig_init", "gram_min_eig_min", "observed_log_decrement_per_step",
-      "bound_log_decrement_per_step", "displacement_resnet", "displacement_head", "kl_head",
-      "kl_resnet"}
-  failed = {k: c for k, c in results["checks"].items() if not c["pass"]}
-  assert not failed, failed
-  assert len(results["checks"]) == 20
-  for name in ("beta_sweep.png", "limit_and_generalisation.png"):
-    assert (tmp_path / "plots" / name).exists()
-  lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-  assert len(lines) == 4 * 31 + 3       # 4 betas x (1500 / 50 + 1) logs + 3 generalisation
