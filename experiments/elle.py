@@ -5,18 +5,20 @@ r"""Catastrophic overfitting of FGSM adversarial training and the ELLE / ELLE-A 
   python -m experiments.elle --flagfile=experiments/flags/elle.flags --workdir=runs/elle
   python -m experiments.elle --flagfile=experiments/flags/elle.flags --workdir=runs/elle \
       --resume                                   # finish an interrupted grid
+  python -m experiments.elle --config=default --eps=0.3,0.2,0.1 --seeds=0,1,2,3,4 \
+      --workdir=runs/elle_5seeds                 # any config field is a flag
 
 Writes config.json, sweep.jsonl (one record per finished run), metrics.jsonl (one line per run
-and epoch), results.json (eps, runs, summary, step_cost_ratio) and plots/pgd_acc_vs_eps.png,
-plots/co_run.png. The library function is
-`jaxlab.adversarial.catastrophic_overfitting.run(config, workdir)`.
+and epoch), results.json (eps, runs, summary, step_cost_ratio, co_example, checks) and
+plots/pgd_acc_vs_eps.png, plots/co_run.png. The library function is
+`jaxlab.papers.elle.run(config, workdir)`, with the presets `jaxlab.papers.elle.default()` /
+`smoke()`.
 """
 
 from experiments import common
-from jaxlab.adversarial import catastrophic_overfitting
+from jaxlab.papers import elle
 
-main = common.make_main(catastrophic_overfitting.Config, catastrophic_overfitting.run,
-                        resumable=True)
+main = common.make_main(elle.STUDY)
 
 if __name__ == "__main__":
   common.run(main)

@@ -1,6 +1,7 @@
 """The shared adversarial core: attacks, local-linearity measures, adaptive regularisation
-weights and adversarial training as one jitted train step (paper 9, ELLE; reused by the
-robust-NAS and robust-overfitting work).
+weights and adversarial training as one jitted train step. Built for paper 9 (ELLE,
+`jaxlab.papers.elle`) and imported by the robust-NAS and robust-overfitting papers; it holds
+no study code.
 
   from jaxlab.adversarial import attacks, training
   x_adv = attacks.pgd(model.apply, params, x, y, key, 0.3, 0.075, steps=50, restarts=10)
@@ -8,8 +9,9 @@ robust-NAS and robust-overfitting work).
 
 Modules: `attacks` (FGSM, RS-FGSM, N-FGSM, PGD with restarts, margin PGD; L-inf and L2),
 `linearity` (ELLE's local-linearity error, GradAlign cosine), `lambda_schedule` (ELLE-A's
-adaptive lambda), `training` (the methods), `evaluation` (robust accuracy, gradient-masking
-checks, catastrophic-overfitting flag), `catastrophic_overfitting` (the experiment).
+adaptive lambda), `training` (the methods as `Method` records, their regularisers as
+`Regularizer` records, one stateful train step), `evaluation` (robust accuracy,
+gradient-masking checks, catastrophic-overfitting flag).
 """
 
 from jaxlab.adversarial import attacks, evaluation, lambda_schedule, linearity, training

@@ -26,15 +26,16 @@ from jaxlab.adversarial import attacks, linearity
 from jaxlab.adversarial.attacks import DATA_RANGE, Box
 from jaxlab.training.loop import padded_batches
 
-Attack = Callable[[object, jax.Array, jax.Array, jax.Array], jax.Array]  # (params, x, y, key)
+# (params, x, y, key or None) -> x_adv
+Attack = Callable[[object, jax.Array, jax.Array, jax.Array | None], jax.Array]
 
 
 def attacked_correct(apply_fn, attack: Attack, params, x: np.ndarray, y: np.ndarray,
-                     key: jax.Array, batch_size: int = 512) -> np.ndarray:
+                     key: jax.Array | None, batch_size: int = 512) -> np.ndarray:
   """Per-example correctness `(N,)` bool of the classifier on `attack(params, xb, yb, kb)`.
 
   Batches of `batch_size` rows (the last one padded, so one shape is compiled) use
-  `kb = fold_in(key, batch number)`.
+  `kb = fold_in(key, batch number)`; a deterministic attack passes `key=None` (kb is None).
   """
   n = len(y)
   if n == 0:
@@ -42,7 +43,7 @@ def attacked_correct(apply_fn, attack: Attack, params, x: np.ndarray, y: np.ndar
   batch_size = min(batch_size, n)
   out = []
   for b, ((xb, yb), real) in enumerate(padded_batches((x, y), batch_size)):
-    x_adv = attack(params, xb, yb, jax.random.fold_in(key, b))
+    x_adv = attack(params, xb, yb, None if key is None else jax.random.fold_in(key, b))
     out.append(np.asarray(attacks.correct(apply_fn, params, x_adv, yb))[:real])
   return np.concatenate(out)
 
@@ -59,7 +60,8 @@ def robust_accuracies(apply_fn, params, x: np.ndarray, y: np.ndarray, key: jax.A
     `restarts` restarts, step `step_scale * eps`: the reported robust accuracy, e.g.
     PGD-50-10); margin_pgd (`steps` steps of PGD on the margin loss, one start); worst (an
     example counts only if it survives both pgd and margin_pgd).
-  All attacks clip to `box`; pgd_short, pgd and margin_pgd draw independent random starts.
+  All attacks clip to `box`. One key per random attack: noise, pgd_short, margin_pgd and the
+  pgd restarts draw from independent keys split from `key`; clean and fgsm use none.
   """
   k_noise, k_short, k_margin, k_restarts = jax.random.split(key, 4)
   step_size = step_scale * eps
@@ -70,10 +72,9 @@ def robust_accuracies(apply_fn, params, x: np.ndarray, y: np.ndarray, key: jax.A
 
   pgd = functools.partial(attacks.pgd, apply_fn, eps=eps, step_size=step_size, **common)
   correct = {
-      "clean": run(lambda p, xb, yb, kb: xb, k_noise),
+      "clean": run(lambda p, xb, yb, kb: xb, None),
       "noise": run(lambda p, xb, yb, kb: attacks.uniform_noise(xb, kb, eps, **common), k_noise),
-      "fgsm": run(lambda p, xb, yb, kb: attacks.fgsm(apply_fn, p, xb, yb, eps, **common),
-                  k_noise),
+      "fgsm": run(lambda p, xb, yb, kb: attacks.fgsm(apply_fn, p, xb, yb, eps, **common), None),
       "pgd_short": run(lambda p, xb, yb, kb: pgd(p, xb, yb, kb, steps=short_steps), k_short),
       "margin_pgd": run(lambda p, xb, yb, kb: attacks.margin_pgd(
           apply_fn, p, xb, yb, kb, eps, step_size, steps=steps, **common), k_margin),

@@ -65,11 +65,11 @@ def history_stats(state: LambdaState) -> tuple[jax.Array, jax.Array, jax.Array]:
   """`(length, mean, std)` of the history the next update compares against (population std)."""
   if state.window is None:
     n = state.count
-    var = jnp.where(n > 0, state.m2 / jnp.maximum(n, 1), 0.0)
+    var = jnp.where(n > 0, state.m2 / jnp.maximum(n, 1).astype(state.m2.dtype), 0.0)
     return n, state.mean, jnp.sqrt(jnp.maximum(var, 0.0))
   size = state.window.shape[0]
   n = jnp.minimum(state.count, size)
-  valid = jnp.arange(size) < n
+  valid = jnp.arange(size, dtype=n.dtype) < n
   denom = jnp.maximum(n, 1).astype(state.window.dtype)
   mean = jnp.sum(jnp.where(valid, state.window, 0.0)) / denom
   var = jnp.sum(jnp.where(valid, jnp.square(state.window - mean), 0.0)) / denom

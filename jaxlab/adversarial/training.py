@@ -21,6 +21,10 @@ for `steps` steps and R is an optional regulariser of local linearity:
 | elle_a | as fgsm | E_lin | adaptive (lambda_schedule.adaptive) |
 | n_fgsm_elle_a | as n_fgsm | E_lin | adaptive |
 
+A method is a frozen `Method` record (`method(name, eps, **overrides)` builds a preset); its
+regulariser is a typed `Regularizer` record (`ELLE`, `GRADALIGN`: name, reported metric,
+penalty function) that the loss calls, with no dispatch on names inside the step.
+
 The loss is *stateful* (`jaxlab.training.steps`): the lambda schedule's state rides in
 `TrainState.loss_state` and is updated inside the jitted step from the regulariser's value, so
 a step is exactly one gradient evaluation and one optimiser update (the reference code steps
@@ -32,7 +36,7 @@ adversarial points are constants for the parameter gradient (no gradient through
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +45,39 @@ import optax
 from jaxlab.adversarial import attacks, lambda_schedule, linearity
 from jaxlab.training import steps
 
-REGULARIZERS = ("none", "gradalign", "elle")
+
+class Regularizer(NamedTuple):
+  """A local-linearity regulariser R of `loss(x_adv) + lam * R(x)`: a typed record the
+  train step calls, chosen once per method (`Method.penalty`).
+
+  Attributes:
+    name: its name in `Method.regularizer`.
+    metric: the key under which the step reports what it measured ('lin_err', 'grad_cos').
+    penalty: `(example_loss, x, y, key, eps, norm, box) -> (R, measured)`, scalars `()`; R is
+      differentiated, `measured` is reported.
+  """
+
+  name: str
+  metric: str
+  penalty: Callable[..., tuple[jax.Array, jax.Array]]
+
+
+def _elle_penalty(example_loss, x, y, key, eps, norm, box):
+  """R = E_lin (`linearity.local_linearity_error`), reported as 'lin_err'."""
+  e_lin, _ = linearity.local_linearity_error(example_loss, x, y, key, eps, norm=norm, box=box)
+  return e_lin, e_lin
+
+
+def _gradalign_penalty(example_loss, x, y, key, eps, norm, box):
+  """R = 1 - cos (`linearity.gradient_alignment`), the cosine reported as 'grad_cos'."""
+  cos, _ = linearity.gradient_alignment(example_loss, x, y, key, eps, norm=norm, box=box)
+  return 1.0 - cos, cos
+
+
+GRADALIGN = Regularizer("gradalign", "grad_cos", _gradalign_penalty)
+ELLE = Regularizer("elle", "lin_err", _elle_penalty)
+REGULARIZER_RECORDS: dict[str, Regularizer] = {r.name: r for r in (GRADALIGN, ELLE)}
+REGULARIZERS = ("none", *REGULARIZER_RECORDS)
 
 # Preset methods: attack geometry in units of eps, regulariser and lambda schedule.
 _FGSM = dict(init_scale=0.0, step_scale=1.0, steps=1, project=False)
@@ -57,6 +93,10 @@ PRESETS: dict[str, dict] = {
     "n_fgsm_elle_a": dict(_N_FGSM, regularizer="elle", adaptive=True),
 }
 METHODS = tuple(PRESETS)
+LABELS: dict[str, str] = {
+    "fgsm": "FGSM", "rs_fgsm": "RS-FGSM", "n_fgsm": "N-FGSM", "pgd": "PGD",
+    "gradalign": "GradAlign", "elle": "ELLE", "elle_a": "ELLE-A",
+    "n_fgsm_elle_a": "N-FGSM+ELLE-A"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +113,7 @@ class Method:
     project: project the perturbation onto the eps-ball after each step.
     box: clip training points (attack points and ELLE triplets) to this data range; None keeps
       them unclipped, as the reference CIFAR code.
-    regularizer: 'none', 'gradalign' or 'elle'.
+    regularizer: 'none', 'gradalign' or 'elle' (its `Regularizer` record is `penalty`).
     lam: regulariser weight; lambda_max for an adaptive schedule.
     adaptive: ELLE-A's adaptive lambda instead of a constant one.
     decay, num_std, window: the adaptive schedule's decay, threshold (in std of the history)
@@ -112,8 +152,19 @@ class Method:
                        f"{self.eps_warmup_steps}")
     if self.lam < 0:
       raise ValueError(f"method {self.name}: lam must be >= 0, got {self.lam}")
-    if self.adaptive and self.regularizer == "none":
+    if self.adaptive and self.penalty is None:
       raise ValueError(f"method {self.name}: an adaptive lambda needs a regularizer")
+
+  @property
+  def penalty(self) -> Regularizer | None:
+    """The `Regularizer` record of `regularizer` (None for 'none')."""
+    return REGULARIZER_RECORDS.get(self.regularizer)
+
+  @property
+  def label(self) -> str:
+    """A display name ('ELLE-A'; PGD with its steps, 'PGD-10')."""
+    label = LABELS.get(self.name, self.name)
+    return f"{label}-{self.steps}" if self.name == "pgd" else label
 
 
 def method(name: str, eps: float, **overrides) -> Method:
@@ -174,21 +225,13 @@ def adversarial_loss(apply_fn, m: Method, loss=steps.cross_entropy):
                                loss=loss)
     logits = apply_fn(params, x + delta)
     adv_loss = jnp.mean(loss(logits, y))
-    lam_state = at_state.lam
     aux = {"adv_loss": adv_loss, "adv_accuracy": jnp.mean(jnp.argmax(logits, -1) == y),
-           "eps": eps, "lam": lam_state.lam}
-    total = adv_loss
-    if m.regularizer != "none":
-      example_loss = linearity.example_losses(apply_fn, params, loss)
-      if m.regularizer == "elle":
-        reg, _ = linearity.local_linearity_error(example_loss, x, y, reg_key, eps, norm=m.norm,
-                                                 box=m.box)
-        aux["lin_err"] = reg
-      else:
-        cos, _ = linearity.gradient_alignment(example_loss, x, y, reg_key, eps, norm=m.norm,
-                                              box=m.box)
-        reg = 1.0 - cos
-        aux["grad_cos"] = cos
+           "eps": eps, "lam": at_state.lam.lam}
+    total, lam_state = adv_loss, at_state.lam
+    if m.penalty is not None:
+      reg, measured = m.penalty.penalty(linearity.example_losses(apply_fn, params, loss), x, y,
+                                        reg_key, eps, m.norm, m.box)
+      aux[m.penalty.metric] = measured
       total = total + lam_state.lam * reg
       lam_state = sched.update(jax.lax.stop_gradient(reg), lam_state)
       if m.adaptive:

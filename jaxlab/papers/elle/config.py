@@ -1,0 +1,214 @@
+"""Configs of the ELLE study: methods x eps x seeds of adversarial training on digits.
+
+  config = default()                       # the README's study (experiments/flags/elle.flags)
+  config = smoke()                         # FGSM, ELLE-A and PGD-10 AT at eps 0.2, one seed
+  config = dataclasses.replace(default(), eps=(0.3, 0.2, 0.1), seeds=(0, 1, 2, 3, 4))
+
+The field defaults of `Config` are the default study, so `Config()` == `default()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from jaxlab.adversarial import attacks, training
+from jaxlab.data.config import DataConfig
+from jaxlab.experiment.config import require, require_choice
+from jaxlab.models.config import ModelConfig
+from jaxlab.training.optim import OptimConfig
+
+
+def _at_least_one(config, names: tuple[str, ...]) -> None:
+  for name in names:
+    require(getattr(config, name) >= 1, name, f"must be >= 1, got {getattr(config, name)}")
+
+
+def _positive(config, names: tuple[str, ...]) -> None:
+  for name in names:
+    require(getattr(config, name) > 0, name, f"must be > 0, got {getattr(config, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PGDTrainingConfig:
+  """The attack of PGD adversarial training (the `pgd` method).
+
+  Attributes:
+    steps: attack steps.
+    step_scale: attack step in units of eps.
+  """
+
+  steps: int = 10
+  step_scale: float = 0.25
+
+  def __post_init__(self):
+    _at_least_one(self, ("steps",))
+    _positive(self, ("step_scale",))
+
+
+@dataclasses.dataclass(frozen=True)
+class RegularizerConfig:
+  """The regularisers' weights and ELLE-A's adaptive lambda (arXiv 2401.11618).
+
+  Attributes:
+    elle_lambda: ELLE's constant lambda.
+    elle_a_lambda_max: lambda_max of ELLE-A and N-FGSM+ELLE-A.
+    gradalign_lambda: GradAlign's constant lambda.
+    decay: ELLE-A's decay of lambda per step without a trigger.
+    num_std: ELLE-A triggers when E_lin exceeds the history's mean by this many std.
+    window: ELLE-A history window in steps (0 = the whole run).
+  """
+
+  elle_lambda: float = 5000.0
+  elle_a_lambda_max: float = 5000.0
+  gradalign_lambda: float = 2.0
+  decay: float = 0.99
+  num_std: float = 2.0
+  window: int = 0
+
+  def __post_init__(self):
+    for name in ("elle_lambda", "elle_a_lambda_max", "gradalign_lambda", "window"):
+      require(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
+    require(0 <= self.decay <= 1, "decay", f"must be in [0, 1], got {self.decay}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CurvesConfig:
+  """What is measured after every epoch, on fixed subsets with fixed keys.
+
+  Attributes:
+    examples: size of the fixed test and training subsets (clean / PGD test accuracy, FGSM
+      training accuracy).
+    pgd_steps: steps of the per-epoch PGD (one random start).
+    pgd_step_scale: step of the per-epoch PGD in units of eps.
+    probe_examples: size of the fixed val batch for E_lin and the GradAlign cosine.
+  """
+
+  examples: int = 128
+  pgd_steps: int = 5
+  pgd_step_scale: float = 0.25
+  probe_examples: int = 128
+
+  def __post_init__(self):
+    _at_least_one(self, ("examples", "pgd_steps", "probe_examples"))
+    _positive(self, ("pgd_step_scale",))
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+  """The final evaluation on the whole test split (`adversarial.evaluation`).
+
+  Attributes:
+    steps: steps of the final PGD (step step_scale * eps).
+    restarts: random restarts of the final PGD (the reported pgd_acc is PGD-steps-restarts).
+    step_scale: step of the final PGD in units of eps.
+    short_steps: steps of the weaker PGD of the gradient-masking check.
+  """
+
+  steps: int = 50
+  restarts: int = 2
+  step_scale: float = 0.25
+  short_steps: int = 10
+
+  def __post_init__(self):
+    _at_least_one(self, ("steps", "restarts", "short_steps"))
+    _positive(self, ("step_scale",))
+
+
+@dataclasses.dataclass(frozen=True)
+class COConfig:
+  """The catastrophic-overfitting flag of a run (`evaluation.is_catastrophic`).
+
+  Attributes:
+    max_pgd_acc: CO: the final PGD accuracy is below this ...
+    min_fgsm_acc: ... while the last epoch's FGSM training accuracy is at least this.
+  """
+
+  max_pgd_acc: float = 0.05
+  min_fgsm_acc: float = 0.5
+
+  def __post_init__(self):
+    for name in ("max_pgd_acc", "min_fgsm_acc"):
+      require(0 <= getattr(self, name) <= 1, name, "must be in [0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """The catastrophic-overfitting study: methods x eps x seeds.
+
+  Attributes:
+    methods: adversarial-training methods: fgsm, rs_fgsm, n_fgsm, pgd, gradalign, elle, elle_a,
+      n_fgsm_elle_a.
+    eps: radii of the training and evaluation ball (inputs in [0, 1]).
+    seeds: seeds of initialisation, shuffling and attacks (one run per seed).
+    data_seed: seed of the fixed train / val / test split.
+    norm: threat model, linf or l2.
+    dataset: the data (digits resized to 32x32).
+    model: the classifier (a one-conv CNN).
+    optim: the optimiser (SGD with a triangular, 0 -> peak -> 0, learning rate).
+    num_epochs: training epochs.
+    batch_size: training batch size.
+    eps_warmup_epochs: ramp the training radius linearly up to eps over this many epochs
+      (0 = full eps from the first step).
+    clip_train: clip training attack points and ELLE triplets to [0, 1] (the evaluation
+      attacks always clip; False is the reference CIFAR code, which does not).
+    pgd: the attack of PGD adversarial training.
+    regularizer: ELLE's, ELLE-A's and GradAlign's weights, ELLE-A's schedule.
+    curves: the per-epoch measurements.
+    evaluation: the final evaluation.
+    co: the CO flag.
+    workers: runs trained at once in separate processes (1 = one after another).
+  """
+
+  methods: tuple[str, ...] = ("fgsm", "pgd", "gradalign", "elle", "elle_a")
+  eps: tuple[float, ...] = (0.3, 0.2)
+  seeds: tuple[int, ...] = (0, 1)
+  data_seed: int = 0
+  norm: str = "linf"
+  dataset: DataConfig = DataConfig(name="digits", image_size=32)
+  model: ModelConfig = ModelConfig(name="cnn", width=32, depth=1)
+  optim: OptimConfig = OptimConfig(optimizer="sgd", learning_rate=0.05, schedule="triangular",
+                                   weight_decay=5e-4, momentum=0.9)
+  num_epochs: int = 20
+  batch_size: int = 64
+  eps_warmup_epochs: int = 6
+  clip_train: bool = True
+  pgd: PGDTrainingConfig = PGDTrainingConfig()
+  regularizer: RegularizerConfig = RegularizerConfig()
+  curves: CurvesConfig = CurvesConfig()
+  evaluation: EvaluationConfig = EvaluationConfig()
+  co: COConfig = COConfig()
+  workers: int = 1
+
+  def __post_init__(self):
+    require(len(self.methods) > 0, "methods", "give at least one method")
+    for name in self.methods:
+      require_choice(name, "methods", training.METHODS)
+    require(len(set(self.methods)) == len(self.methods), "methods", "duplicates")
+    require(len(self.eps) > 0 and all(e > 0 for e in self.eps), "eps",
+            f"give radii > 0, got {self.eps}")
+    require(len(set(self.eps)) == len(self.eps), "eps", "duplicates")
+    require(len(self.seeds) > 0 and len(set(self.seeds)) == len(self.seeds), "seeds",
+            f"give distinct seeds, got {self.seeds}")
+    require_choice(self.norm, "norm", attacks.NORMS)
+    _at_least_one(self, ("num_epochs", "batch_size", "workers"))
+    require(0 <= self.eps_warmup_epochs <= self.num_epochs, "eps_warmup_epochs",
+            f"must be <= num_epochs ({self.num_epochs}), got {self.eps_warmup_epochs}")
+
+
+def default() -> Config:
+  """The README's study: FGSM, PGD-10, GradAlign (lambda 2), ELLE (lambda 5000) and ELLE-A
+  (lambda_max 5000) AT at eps 0.3 and 0.2, 2 seeds (20 runs), on digits resized to 32x32
+  with a one-conv CNN (32 channels, 2x2 pooling, dense 32); SGD (momentum 0.9, wd 5e-4),
+  triangular LR peaking at 0.05, batch 64, 20 epochs, the training radius ramped up over 6
+  epochs, training points clipped to [0, 1]; per epoch PGD-5 on 128 test images; final
+  PGD-50-2. About 13 minutes on 2 CPU cores."""
+  return Config()
+
+
+def smoke() -> Config:
+  """FGSM, ELLE-A and PGD-10 AT at the CO radius eps = 0.2, one seed, the default model and
+  training, a lighter final evaluation (PGD-20, one restart; PGD-5 for the masking check).
+  About 4 minutes on 2 CPU cores."""
+  return dataclasses.replace(
+      default(), methods=("fgsm", "elle_a", "pgd"), eps=(0.2,), seeds=(0,),
+      evaluation=EvaluationConfig(steps=20, restarts=1, short_steps=5))
