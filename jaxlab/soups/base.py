@@ -64,7 +64,8 @@ def soup_loss(apply_fn: ApplyFn, params, batch, logit_scale=1.0
   """Mean cross-entropy of `logit_scale * apply_fn(params, batch['x'])` and its accuracy."""
   logits = apply_fn(params, batch["x"])
   loss = jnp.mean(cross_entropy(logit_scale * logits, batch["y"]))
-  return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"])}
+  predicted = jnp.argmax(logits, -1).astype(batch["y"].dtype)  # int64 under x64
+  return loss, {"accuracy": jnp.mean(predicted == batch["y"])}
 
 
 @dataclasses.dataclass

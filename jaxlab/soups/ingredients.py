@@ -2,8 +2,8 @@
 hyperparameters, one orbax checkpoint per ingredient (its hyperparameters stored with it).
 
   space = SearchSpace(max_shift=2)
-  hp = sample_hyperparameters(jax.random.fold_in(key, k), space)  # Hyperparameters(lr=..., ...)
-  finetune = make_finetune(model.apply, pad=space.max_shift)       # one compiled step for all
+  hp = sample_hyperparameters(recipe_key, space)              # Hyperparameters(lr=..., ...)
+  finetune = make_finetune(model.apply, pad=space.max_shift)   # one compiled step for all
   params, history = finetune(start, hp, labeled, batch_size=32)
   store = IngredientStore(path, like=start, size=K)
   store.save(k, params, {**hp.as_dict(), "val_acc": 0.9})
@@ -16,7 +16,9 @@ model with a fresh head, then train only the head on the target task.
 
 Every recipe hyperparameter (learning rate, weight decay, schedule length, label smoothing,
 shift and noise augmentation, mixup) is an array in the optimiser state or the batch, not a
-Python constant, so all K fine-tunes run one compiled training step.
+Python constant, so all K fine-tunes run one compiled training step. The fine-tunes, the
+start's pre-training and the linear probe all train through the one supervised pipeline,
+`jaxlab.training.supervised.fit_classifier`.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ import optax
 from jaxlab import models
 from jaxlab.data import augment
 from jaxlab.data.dataset import Split, holdout
+from jaxlab.experiment.config import require
 from jaxlab.training import checkpoint as ckpt_lib
-from jaxlab.training import loop, steps
+from jaxlab.training import steps
+from jaxlab.training.supervised import fit_classifier
 
 SOURCE_TASKS = ("half", "parity", "none")
 
@@ -98,18 +102,21 @@ class SearchSpace:
   mixup: tuple[float, float] = (0.0, 0.5)
 
   def __post_init__(self):
-    for name in ("learning_rate", "weight_decay"):
-      lo, hi = getattr(self, name)
-      if not 0 < lo <= hi:
-        raise ValueError(f"{name} range must satisfy 0 < low <= high, got {(lo, hi)}")
-    if not 1 <= self.epochs[0] <= self.epochs[1]:
-      raise ValueError(f"epochs range must satisfy 1 <= low <= high, got {self.epochs}")
-    if not 0 <= self.label_smoothing[0] <= self.label_smoothing[1] < 1:
-      raise ValueError(f"label_smoothing range must lie in [0, 1), got {self.label_smoothing}")
-    if not 0 <= self.mixup[0] <= self.mixup[1]:
-      raise ValueError(f"mixup range must satisfy 0 <= low <= high, got {self.mixup}")
-    if self.max_shift < 0 or self.noise_std < 0:
-      raise ValueError("max_shift and noise_std must be >= 0")
+    for name in ("learning_rate", "weight_decay", "epochs", "label_smoothing", "mixup"):
+      lo_hi = getattr(self, name)
+      require(len(lo_hi) == 2 and lo_hi[0] <= lo_hi[1], name,
+              f"expected two values low,high with low <= high, got {lo_hi}")
+    require(self.learning_rate[0] > 0, "learning_rate", "must be > 0 (log-uniform)")
+    require(self.weight_decay[0] > 0, "weight_decay", "must be > 0 (log-uniform)")
+    require(self.epochs[0] >= 1, "epochs", "must be >= 1")
+    require(0 <= self.label_smoothing[0] and self.label_smoothing[1] < 1, "label_smoothing",
+            "must lie in [0, 1)")
+    require(self.mixup[0] >= 0, "mixup", "must be >= 0")
+    for name in ("augment_prob", "mixup_prob"):
+      require(0 <= getattr(self, name) <= 1, name,
+              f"must be in [0, 1], got {getattr(self, name)}")
+    require(self.max_shift >= 0, "max_shift", f"must be >= 0, got {self.max_shift}")
+    require(self.noise_std >= 0, "noise_std", f"must be >= 0, got {self.noise_std}")
 
 
 def sample_hyperparameters(key: jax.Array, space: SearchSpace) -> Hyperparameters:
@@ -164,20 +171,32 @@ def _adamw_cosine(learning_rate, weight_decay, total_steps):
   return optax.adamw(schedule, weight_decay=weight_decay)
 
 
-def _recipe_tx(learning_rate=1e-3, weight_decay=0.0, total_steps=1.0):
-  """AdamW with cosine decay whose lr, wd and length are arrays in the optimiser state."""
+def recipe_optimizer(learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                     total_steps: float = 1.0) -> optax.GradientTransformation:
+  """A recipe's optimiser: AdamW with cosine decay to 0 over `total_steps`, whose learning
+  rate, weight decay and length are arrays in the optimiser state (`inject_hyperparams`), so
+  one compiled step serves every recipe."""
   return optax.inject_hyperparams(_adamw_cosine)(
       learning_rate=float(learning_rate), weight_decay=float(weight_decay),
       total_steps=float(total_steps))
 
 
+def recipe_batch(hp: Hyperparameters) -> dict[str, jax.Array]:
+  """The batch entries `recipe_loss` reads: the recipe's augmentation strengths as arrays."""
+  return {"label_smoothing": jnp.float32(hp.label_smoothing), "shift": jnp.int32(hp.shift),
+          "noise_std": jnp.float32(hp.noise_std), "mixup": jnp.float32(hp.mixup)}
+
+
 def make_finetune(apply_fn: Callable[..., jax.Array], *, pad: int):
   """`finetune(params, hp, train, batch_size, log_fn=None) -> (params, history)`.
 
-  Trains `params` with recipe `hp` (a `Hyperparameters`) on `train` through `loop.fit`; all
-  recipes share one jitted step (recipes with `shift > pad` raise).
+  Trains `params` with recipe `hp` (a `Hyperparameters`) on `train` through the supervised
+  pipeline (`jaxlab.training.supervised.fit_classifier`): one prebuilt train step for all
+  recipes (`recipe_loss`), the recipe's augmentation in the batch (`recipe_batch`), its
+  learning rate, weight decay and length in the optimiser state, shuffling and step keys from
+  `hp.seed`. Recipes with `shift > pad` raise.
   """
-  train_step = steps.make_train_step(recipe_loss(apply_fn, pad), _recipe_tx())
+  train_step = steps.make_train_step(recipe_loss(apply_fn, pad), recipe_optimizer())
 
   def finetune(params, hp: Hyperparameters, train: Split, batch_size: int,
                log_fn: Callable[[int, dict[str, float]], None] | None = None):
@@ -186,15 +205,11 @@ def make_finetune(apply_fn: Callable[..., jax.Array], *, pad: int):
     steps_per_epoch = len(train) // batch_size
     if steps_per_epoch < 1:
       raise ValueError(f"batch_size {batch_size} exceeds the {len(train)} training examples")
-    tx = _recipe_tx(hp.learning_rate, hp.weight_decay, steps_per_epoch * hp.epochs)
-    state = steps.TrainState.create(params, tx)
-    recipe = {"label_smoothing": jnp.float32(hp.label_smoothing), "shift": jnp.int32(hp.shift),
-              "noise_std": jnp.float32(hp.noise_std), "mixup": jnp.float32(hp.mixup)}
-    state, history = loop.fit(
-        state, lambda s, batch, key: train_step(s, {**batch, **recipe}, key), train,
-        key=jax.random.key(hp.seed), num_epochs=hp.epochs, batch_size=batch_size,
-        log_fn=log_fn)
-    return state.params, history
+    tx = recipe_optimizer(hp.learning_rate, hp.weight_decay, steps_per_epoch * hp.epochs)
+    fit = fit_classifier(params, apply_fn, tx, train, key=jax.random.key(hp.seed),
+                         num_epochs=hp.epochs, batch_size=batch_size, train_step=train_step,
+                         batch_extras=recipe_batch(hp), log_fn=log_fn)
+    return fit.params, fit.history
 
   return finetune
 
@@ -247,8 +262,8 @@ def transplant_backbone(source, target, heads: Sequence[str]):
 def linear_probe(params, apply_fn, train: Split, *, heads: Sequence[str], key: jax.Array,
                  epochs: int, batch_size: int, learning_rate: float,
                  log_fn: Callable[[int, dict[str, float]], None] | None = None):
-  """Trains only the modules `heads` of `params` (Adam, cosine) on `train`; the rest is
-  frozen."""
+  """Trains only the modules `heads` of `params` (Adam, cosine; the other modules' updates
+  are set to zero) on `train` through the supervised pipeline (`fit_classifier`)."""
   labels = {**params, "params": {name: jax.tree_util.tree_map(
       lambda _, trainable=(name in heads): "train" if trainable else "freeze", value)
       for name, value in params["params"].items()}}
@@ -256,11 +271,9 @@ def linear_probe(params, apply_fn, train: Split, *, heads: Sequence[str], key: j
   tx = optax.multi_transform(
       {"train": optax.adam(optax.cosine_decay_schedule(learning_rate, total)),
        "freeze": optax.set_to_zero()}, labels)
-  state = steps.TrainState.create(params, tx)
-  train_step = steps.make_train_step(steps.classification_loss(apply_fn), tx)
-  state, history = loop.fit(state, train_step, train, key=key, num_epochs=epochs,
-                            batch_size=batch_size, log_fn=log_fn)
-  return state.params, history
+  fit = fit_classifier(params, apply_fn, tx, train, key=key, num_epochs=epochs,
+                       batch_size=batch_size, log_fn=log_fn)
+  return fit.params, fit.history
 
 
 def shared_start(build_model: Callable[[int], Any], train: Split, labeled: Split, *,

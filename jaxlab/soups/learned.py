@@ -79,7 +79,8 @@ def learned_soup_optimizer(apply_fn: ApplyFn, groups: Sequence[int],
 
     coefs = (state.logits, state.logit_scale)
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(coefs)
-    updates, opt_state = tx.update(grads, state.opt_state, coefs)
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes floats and the int32 count
+      updates, opt_state = tx.update(grads, state.opt_state, coefs)
     logits, scale = optax.apply_updates(coefs, updates)
     return LearnedSoupState(logits, scale, opt_state), {"loss": loss, **aux}
 

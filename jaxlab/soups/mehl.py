@@ -20,10 +20,15 @@ MEHL-Soup+, the whole vector for MEHL-Soup),
 
 so one step is one forward/backward of a single model plus b inner products; the ingredients
 never enter the autograd graph. The weight-space gradient is clipped to global norm 1, X
-follows a fresh AdamW (wd 0, 20% linear warm-up then cosine) in every block. Centres:
-'running' (reference code: o = a = mean of the first block's models, then the current soup)
-or 'global_mean' (paper form: o = mean of all K, a = the current soup). Zero directions (a
-tensor equal in an ingredient and the centre) give zero rows and zero gradients, never NaN.
+follows a fresh AdamW (wd 0, 20% linear warm-up then cosine) in every block. Centres (typed
+records, `Centre`): `RUNNING` (reference code: o = a = mean of the first block's models, then
+the current soup) or `GLOBAL_MEAN` (paper form: o = mean of all K, a = the current soup).
+Zero directions (a tensor equal in an ingredient and the centre) give zero rows and zero
+gradients, never NaN.
+
+`mehl_soup` reads like the algorithm: `block_schedule` (which blocks, in which order),
+`load_block` + `init_block` (anchor, origin, directions), `fit_block` (E passes over val),
+then `Centre.step_weights` (the effective weights of the new soup).
 """
 
 from __future__ import annotations
@@ -43,9 +48,6 @@ from jaxlab.soups.base import (ApplyFn, CoefficientOptimizer, SoupCost, batch_li
                                coefficient_epoch, soup_loss, stacked_like)
 from jaxlab.soups.uniform import uniform_soup
 from jaxlab.training import optim
-
-CENTRES = ("running", "global_mean")
-
 
 class Block(NamedTuple):
   """The resident part of one block.
@@ -105,7 +107,8 @@ def mehl_block_optimizer(apply_fn: ApplyFn, groups: Sequence[int],
     if clip is not None:
       grads, _ = clip.update(grads, clip.init(grads))
     g = coefficient_gradient(block.directions, grads, groups).astype(state.coefs.dtype)
-    updates, opt_state = tx.update(g, state.opt_state, state.coefs)
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes floats and the int32 count
+      updates, opt_state = tx.update(g, state.opt_state, state.coefs)
     coefs = optax.apply_updates(state.coefs, updates)
     return MehlState(coefs, opt_state), {"loss": loss, "grad_norm": grad_norm, **aux}
 
@@ -142,7 +145,7 @@ def make_directions(buffer, origin, mask, groups, normalize, eps):
   origin_norms = combine.group_norms(jax.tree_util.tree_map(lambda o: o[None], origin), groups)
   zero = norms <= eps + 100 * jnp.finfo(dtype).eps * origin_norms
   factors = jnp.where(zero, 0.0, 1.0 / jnp.maximum(norms, eps) if normalize else 1.0)
-  scale = factors * mask[:, None]
+  scale = factors * mask[:, None].astype(factors.dtype)
   out = []
   for s, o, g in zip(leaves, origins, groups):
     def row(k, s, o=o, g=g):
@@ -163,6 +166,7 @@ class MehlSteps(NamedTuple):
     rebuild: `(block, coefs) -> params`.
     memory: the largest `StepMemory` of fill, directions and update.
     compile_s: seconds spent compiling them.
+    num_groups: G, coefficient groups per ingredient.
   """
 
   fill: Any
@@ -172,6 +176,7 @@ class MehlSteps(NamedTuple):
   rebuild: Any
   memory: memory.StepMemory
   compile_s: float
+  num_groups: int
 
 
 def compile_steps(opt: CoefficientOptimizer, like, b: int, groups: Sequence[int], batch,
@@ -194,12 +199,70 @@ def compile_steps(opt: CoefficientOptimizer, like, b: int, groups: Sequence[int]
                                            jax.ShapeDtypeStruct((), jnp.int32), like)
   largest = max((mem_update, mem_dir, mem_fill), key=lambda m: m.total_bytes)
   if memory_only:
-    return MehlSteps(fill, directions, None, update, None, largest, c1 + c2 + c3)
+    return MehlSteps(fill, directions, None, update, None, largest, c1 + c2 + c3,
+                     combine.num_groups(groups))
   mean, _, c4 = memory.compile_step(jax.jit(_masked_mean), buffer, mask)
   rebuild_fn, _, c5 = memory.compile_step(
       jax.jit(rebuild, static_argnums=2), block,
       jax.ShapeDtypeStruct((b, combine.num_groups(groups)), jnp.float32), groups)
-  return MehlSteps(fill, directions, mean, update, rebuild_fn, largest, c1 + c2 + c3 + c4 + c5)
+  return MehlSteps(fill, directions, mean, update, rebuild_fn, largest, c1 + c2 + c3 + c4 + c5,
+                   combine.num_groups(groups))
+
+
+class Centre(NamedTuple):
+  """Where a block's directions start and what a step along them does to the soup's weights.
+
+  Attributes:
+    name: 'running' or 'global_mean'.
+    global_mean: the origin of every block is the mean of all K ingredients (theta_bar) and the
+      first anchor is theta_bar too; else the origin is the block's anchor, the first anchor
+      the mean of the first block's models.
+    first_weights: `(ids, K, G) -> (K, G)`: effective weights of the first anchor.
+    step_weights: `(W_a, ids, s, K) -> (K, G)`: effective weights after steps `s (n, G)`
+      along `theta_k - o` from an anchor with weights `W_a`.
+  """
+
+  name: str
+  global_mean: bool
+  first_weights: Callable[[Any, int, int], np.ndarray]
+  step_weights: Callable[[np.ndarray, Any, np.ndarray, int], np.ndarray]
+
+
+def _uniform_weights(ids, k: int, n_groups: int) -> np.ndarray:
+  """theta_bar: 1/K on every ingredient."""
+  del ids
+  return np.full((k, n_groups), 1.0 / k)
+
+
+def _block_mean_weights(ids, k: int, n_groups: int) -> np.ndarray:
+  """The mean of the block `ids`: 1/n on its n ingredients."""
+  w = np.zeros((k, n_groups))
+  w[ids] = 1.0 / len(ids)
+  return w
+
+
+def _running_step(w_anchor: np.ndarray, ids, s: np.ndarray, k: int) -> np.ndarray:
+  """`W = (1 - sum_k s_k) W_a + sum_k s_k e_k` (origin = anchor)."""
+  del k
+  w = np.array(w_anchor, np.float64)
+  w *= (1.0 - s.sum(axis=0))[None, :]
+  for row, i in enumerate(ids):
+    w[int(i)] += s[row]
+  return w
+
+
+def _global_mean_step(w_anchor: np.ndarray, ids, s: np.ndarray, k: int) -> np.ndarray:
+  """`W = W_a + sum_k s_k (e_k - 1/K)` (origin = theta_bar)."""
+  w = np.array(w_anchor, np.float64)
+  w -= s.sum(axis=0)[None, :] / k
+  for row, i in enumerate(ids):
+    w[int(i)] += s[row]
+  return w
+
+
+RUNNING = Centre("running", False, _block_mean_weights, _running_step)
+GLOBAL_MEAN = Centre("global_mean", True, _uniform_weights, _global_mean_step)
+CENTRES = {c.name: c for c in (RUNNING, GLOBAL_MEAN)}
 
 
 class MehlSoup(NamedTuple):
@@ -212,139 +275,170 @@ class MehlSoup(NamedTuple):
   cost: SoupCost
 
 
+def block_schedule(key: jax.Array, k: int, b: int, outer_epochs: int):
+  """The blocks of BCGD: yields `(t, index, ids)`. Outer epoch t visits the permutation of the
+  K ingredients drawn from `fold_in(key, t)` in consecutive blocks of b ids (the last one may
+  be shorter); `index` numbers the blocks of all epochs from 0."""
+  per_epoch = math.ceil(k / b)
+  for t in range(outer_epochs):
+    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, t), k))
+    for j, start in enumerate(range(0, k, b)):
+      yield t, t * per_epoch + j, order[start:start + b]
+
+
+def load_block(fill, buffer, ingredients: Sequence[Any], ids) -> tuple[Any, np.ndarray]:
+  """Writes ingredients `ids` into the first rows of the donated `buffer` `(b, ...)`; returns
+  the buffer and its row mask `(b,)` (1 for a loaded row, 0 for padding)."""
+  mask = np.zeros(jax.tree_util.tree_leaves(buffer)[0].shape[0], np.float32)
+  mask[:len(ids)] = 1.0
+  for slot, i in enumerate(ids):
+    buffer = fill(buffer, jnp.int32(slot), ingredients[int(i)])
+  return buffer, mask
+
+
+def init_block(steps: MehlSteps, centre: Centre, buffer, mask: np.ndarray, ids, k: int,
+               soup, weights: np.ndarray | None, theta_bar):
+  """Init block: the anchor a (the current soup, or the centre's first anchor), the origin o
+  and the directions `P_k` (written over the donated `buffer`).
+
+  Returns:
+    `(Block(a, P), norms (b, G), factors (b, G), W_a (K, G))`: `P_k = factors_k (theta_k - o)`
+    per group, and W_a the effective weights of the anchor.
+  """
+  if soup is None:
+    anchor = theta_bar if centre.global_mean else steps.mean(buffer, mask)
+    weights = centre.first_weights(ids, k, steps.num_groups)
+  else:
+    anchor = soup
+  origin = theta_bar if centre.global_mean else anchor
+  directions, norms, factors = steps.directions(buffer, origin, mask)
+  return Block(anchor, directions), norms, factors, weights
+
+
+def fit_block(steps: MehlSteps, state: MehlState, block: Block, val: Split, batch_size: int,
+              key: jax.Array, epochs: int):
+  """Fit block: E passes of the coefficient step over val batches shuffled by
+  `fold_in(key, epoch)`, from `state` (X = 0). Returns `(X (b, G), first, last)` with the
+  epoch means of the first and the last pass."""
+  first = last = None
+  for epoch in range(epochs):
+    state, last = coefficient_epoch(steps.update, state, block, val, batch_size, key, epoch)
+    first = last if first is None else first
+  return state.coefs, first, last
+
+
+def effective_weights(centre: Centre, w_anchor: np.ndarray, ids, coefs, factors, k: int
+                      ) -> np.ndarray:
+  """Effective weights `(K, G)` of the soup after a block: its coefficients X `(b, G)` times
+  the direction factors are steps `s` along `theta_k - o` (k in `ids`), which
+  `centre.step_weights` applies to the anchor's weights `w_anchor`."""
+  s = (np.asarray(coefs, np.float64) * np.asarray(factors, np.float64))[:len(ids)]
+  return centre.step_weights(w_anchor, ids, s, k)
+
+
+def _block_record(t: int, index: int, ids, coefs, norms, first, last) -> dict[str, Any]:
+  coefs = np.asarray(coefs, np.float64)
+  return {"outer_epoch": t + 1, "block": index + 1, "ids": [int(i) for i in ids],
+          "coef_loss_first": first["loss"], "coef_loss_last": last["loss"],
+          "coef_accuracy_last": last["accuracy"], "coef_abs_max": float(np.max(np.abs(coefs))),
+          "direction_norm_mean": float(np.mean(np.asarray(norms)[:len(ids)]))}
+
+
+def block_adamw(learning_rate: float, warmup_fraction: float, steps_per_block: int
+                ) -> optax.GradientTransformation:
+  """The coefficient optimiser of one block (the reference code's): AdamW, wd 0, linear
+  warm-up over `warmup_fraction` of the block's steps, then cosine to 0."""
+  schedule = optim.make_schedule("warmup_cosine", learning_rate, max(1, steps_per_block),
+                                 warmup_fraction=warmup_fraction)
+  return optim.make_optimizer("adamw", schedule, weight_decay=0.0)
+
+
 def mehl_soup(ingredients: Sequence[Any], apply_fn: ApplyFn, val: Split, *, block_size: int,
               key: jax.Array, per_layer: bool = True, epochs: int = 5, outer_epochs: int = 1,
               learning_rate: float = 0.01, warmup_fraction: float = 0.2,
-              batch_size: int = 128, centre: str = "running", normalize: bool = True,
+              batch_size: int = 128, centre: str | Centre = "running", normalize: bool = True,
               clip_norm: float | None = 1.0, eps: float = 1e-12,
               log_fn: Callable[[int, dict[str, Any]], None] | None = None) -> MehlSoup:
-  """MEHL-Soup (`per_layer=False`) or MEHL-Soup+ by block coordinate descent on `val`.
+  """MEHL-Soup (`per_layer=False`) or MEHL-Soup+ by block coordinate descent on `val`:
+
+    for t = 1..T, for each block B of b ingredients (a permutation per epoch):
+      init block:  load B; anchor a, origin o, directions P_k           (`init_block`)
+      fit block:   X = 0, E passes of AdamW on L(a + sum_k X_k P_k)     (`fit_block`)
+      soup := a + sum_k X_k P_k;  W := its effective weights            (`effective_weights`)
 
   Args:
-    ingredients: K parameter pytrees of one model, read block by block (an `IngredientStore`
-      loads each from its checkpoint on access), so only `block_size` are resident.
-    apply_fn: `apply_fn(params, x) -> logits`.
-    val: the val split (the only data used).
-    block_size: b, ingredients per block; the last block of an epoch is padded with zero
-      directions (one compiled step for all blocks).
-    key: block order (outer epoch t: a permutation from `fold_in`) and val shuffling.
+    ingredients: K parameter pytrees of one model, read block by block (e.g. an
+      `IngredientStore`, which loads on access), so only `block_size` are resident.
+    apply_fn, val: `apply_fn(params, x) -> logits`; the val split (the only data used).
+    block_size: b; the last block of an epoch is padded with zero directions.
+    key: split into the block order (`block_schedule`) and the val shuffling (block i:
+      `fold_in(key, i)`).
     per_layer: one coefficient per (ingredient, leaf) (MEHL-Soup+) or per ingredient.
-    epochs: E, passes over val per block; outer_epochs: T, passes over all K ingredients.
-    learning_rate, warmup_fraction, batch_size: AdamW (wd 0) with linear warm-up over
-      `warmup_fraction` of the block's steps, then cosine, on shuffled val batches.
-    centre: 'running' or 'global_mean' (see the module docstring).
+    epochs, outer_epochs: E passes over val per block; T passes over all K ingredients.
+    learning_rate, warmup_fraction, batch_size: `block_adamw` on shuffled val batches.
+    centre: `RUNNING`, `GLOBAL_MEAN` or its name (module docstring).
     normalize: unit-norm directions per group (reference code) or raw differences.
-    clip_norm: weight-space gradient clipping (None: off); eps: norm floor.
+    clip_norm, eps: weight-space gradient clipping (None: off); the norm floor.
     log_fn: `(block number, metrics)` after every block.
   """
   k = len(ingredients)
-  if k == 0:
-    raise ValueError("mehl_soup needs at least one ingredient")
-  if centre not in CENTRES:
-    raise ValueError(f"centre must be one of {CENTRES}, got {centre!r}")
-  if block_size < 1:
-    raise ValueError(f"block_size must be >= 1, got {block_size}")
-  if not 1 <= batch_size <= len(val):
-    raise ValueError(f"batch_size must be in [1, {len(val)}] (the val size), got {batch_size}")
+  centre = _check_arguments(k, centre, block_size, batch_size, len(val))
   b = min(block_size, k)
   like = memory.abstract(ingredients[0])
-  loads = 1
   groups = combine.leaf_groups(like, per_layer)
-  n_groups = combine.num_groups(groups)
-  steps_per_block = epochs * (len(val) // batch_size)
-  schedule = optim.make_schedule("warmup_cosine", learning_rate, max(1, steps_per_block),
-                                 warmup_fraction=warmup_fraction)
-  tx = optim.make_optimizer("adamw", schedule, weight_decay=0.0)
+  tx = block_adamw(learning_rate, warmup_fraction, epochs * (len(val) // batch_size))
   opt = mehl_block_optimizer(apply_fn, groups, tx, clip_norm)
-
   steps = compile_steps(opt, like, b, groups, batch_like(val, batch_size), normalize, eps)
-  fill, to_directions, mean_fn, build, step = (steps.fill, steps.directions, steps.mean,
-                                               steps.rebuild, steps.update)
-
   t0 = time.perf_counter()
-  perm_key, data_key = jax.random.split(key)
+  order_key, data_key = jax.random.split(key)
   del key
-  theta_bar = None
-  compile_s = steps.compile_s
-  if centre == "global_mean":
-    mean = uniform_soup(ingredients)  # one streaming pass, two models resident
-    theta_bar, compile_s = mean.params, compile_s + mean.cost.compile_s
-    loads += k
-    del mean
-  weights = None  # (K, G) effective weights of `soup`
-  soup = None
-  buffer = combine.zeros_stack(like, b)
-  history: list[dict[str, Any]] = []
-  block_number = 0
-  for t in range(outer_epochs):
-    order = np.asarray(jax.random.permutation(jax.random.fold_in(perm_key, t), k))
-    for start in range(0, k, b):
-      ids = order[start:start + b]
-      mask = np.zeros(b, np.float32)
-      mask[:len(ids)] = 1.0
-      for slot, i in enumerate(ids):
-        buffer = fill(buffer, jnp.int32(slot), ingredients[int(i)])
-        loads += 1
-      if centre == "global_mean":
-        origin = theta_bar
-        anchor = theta_bar if soup is None else soup
-        w_anchor = np.full((k, n_groups), 1.0 / k) if weights is None else weights
-      else:
-        anchor = mean_fn(buffer, mask) if soup is None else soup
-        origin = anchor
-        if weights is None:
-          w_anchor = np.zeros((k, n_groups))
-          w_anchor[ids] = 1.0 / len(ids)
-        else:
-          w_anchor = weights
-      directions, norms, factors = to_directions(buffer, origin, mask)
-      del buffer
-      block = Block(anchor, directions)
-      state = opt.init(block)
-      block_key = jax.random.fold_in(data_key, block_number)
-      first = last = None
-      for e in range(epochs):
-        state, means = coefficient_epoch(step, state, block, val, batch_size, block_key, e)
-        first = means if first is None else first
-        last = means
-      coefs = np.asarray(state.coefs, np.float64)
-      soup = build(block, state.coefs)
-      s = (coefs * np.asarray(factors, np.float64))[:len(ids)]  # step along theta_k - o
-      weights = _effective_weights(w_anchor, ids, s, centre, k)
-      buffer = directions  # reuse the block's memory for the next block
-      del block, directions, anchor
-      block_number += 1
-      record = {"outer_epoch": t + 1, "block": block_number, "ids": [int(i) for i in ids],
-                "coef_loss_first": first["loss"], "coef_loss_last": last["loss"],
-                "coef_accuracy_last": last["accuracy"],
-                "coef_abs_max": float(np.max(np.abs(coefs))),
-                "direction_norm_mean": float(np.mean(np.asarray(norms)[:len(ids)]))}
-      history.append(record)
-      if log_fn is not None:
-        log_fn(block_number, record)
+  theta_bar, mean_cost = _global_mean(ingredients) if centre.global_mean else (None, SoupCost())
+  soup, weights, buffer, history = None, None, combine.zeros_stack(like, b), []
+  for t, index, ids in block_schedule(order_key, k, b, outer_epochs):
+    buffer, mask = load_block(steps.fill, buffer, ingredients, ids)
+    block, norms, factors, w_anchor = init_block(steps, centre, buffer, mask, ids, k, soup,
+                                                 weights, theta_bar)
+    del buffer  # donated to the directions
+    coefs, first, last = fit_block(steps, opt.init(block), block, val, batch_size,
+                                   jax.random.fold_in(data_key, index), epochs)
+    soup = steps.rebuild(block, coefs)
+    weights = effective_weights(centre, w_anchor, ids, coefs, factors, k)
+    buffer = block.directions  # the next block reuses this memory
+    del block
+    history.append(_block_record(t, index, ids, coefs, norms, first, last))
+    if log_fn is not None:
+      log_fn(index + 1, history[-1])
   soup = jax.block_until_ready(soup)
-  cost = SoupCost(step_memory=steps.memory,
-                  resident_bytes=combine.tree_bytes(like) if centre == "global_mean" else 0,
-                  compile_s=compile_s,
-                  wall_s=time.perf_counter() - t0 - (compile_s - steps.compile_s),
-                  val_passes=float(outer_epochs * math.ceil(k / b) * epochs),
-                  ingredient_loads=loads)
-  return MehlSoup(soup, weights, history, cost)
+  wall_s = time.perf_counter() - t0 - mean_cost.compile_s
+  return MehlSoup(soup, weights, history, _cost(steps, mean_cost, like, centre, wall_s, k, b,
+                                                epochs, outer_epochs))
 
 
-def _effective_weights(w_anchor: np.ndarray, ids, s: np.ndarray, centre: str, k: int
-                       ) -> np.ndarray:
-  """Effective weights after a block with steps `s (n, G)` along `theta_k - o`, k in `ids`.
+def _check_arguments(k: int, centre: str | Centre, block_size: int, batch_size: int,
+                     n_val: int) -> Centre:
+  if k == 0:
+    raise ValueError("mehl_soup needs at least one ingredient")
+  if isinstance(centre, str) and centre not in CENTRES:
+    raise ValueError(f"centre must be one of {tuple(CENTRES)}, got {centre!r}")
+  if block_size < 1:
+    raise ValueError(f"block_size must be >= 1, got {block_size}")
+  if not 1 <= batch_size <= n_val:
+    raise ValueError(f"batch_size must be in [1, {n_val}] (the val size), got {batch_size}")
+  return CENTRES[centre] if isinstance(centre, str) else centre
 
-  running:     W = (1 - sum_k s_k) W_a + sum_k s_k e_k
-  global_mean: W = W_a + sum_k s_k (e_k - 1/K)
-  """
-  w = np.array(w_anchor, np.float64)
-  total = s.sum(axis=0)
-  if centre == "running":
-    w *= (1.0 - total)[None, :]
-  else:
-    w -= total[None, :] / k
-  for row, i in enumerate(ids):
-    w[int(i)] += s[row]
-  return w
+
+def _cost(steps: MehlSteps, mean_cost: SoupCost, like, centre: Centre, wall_s: float, k: int,
+          b: int, epochs: int, outer_epochs: int) -> SoupCost:
+  """The largest block step plus theta_bar (global-mean centre) resident; compile time (the
+  mean's too) excluded from `wall_s`; ceil(K / b) E T val passes; one load for the shapes, K
+  for the mean, then T K."""
+  return SoupCost(step_memory=steps.memory, compile_s=steps.compile_s + mean_cost.compile_s,
+                  resident_bytes=combine.tree_bytes(like) if centre.global_mean else 0,
+                  wall_s=wall_s, val_passes=float(outer_epochs * math.ceil(k / b) * epochs),
+                  ingredient_loads=1 + (k if centre.global_mean else 0) + outer_epochs * k)
+
+
+def _global_mean(ingredients: Sequence[Any]) -> tuple[Any, SoupCost]:
+  """theta_bar, the mean of all K ingredients (one streamed pass, two models resident)."""
+  mean = uniform_soup(ingredients)
+  return mean.params, mean.cost

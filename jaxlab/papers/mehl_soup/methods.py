@@ -1,0 +1,163 @@
+"""The soups of the study as typed records: a `Method` is a name, a builder, whether it is a
+"+" variant (one coefficient per ingredient and layer), and how it is plotted.
+
+  for method in selected(config.methods):            # in the catalogue's order
+    soup = method.build(method, inputs, keys[method.name], log)
+    soup.params, soup.cost.peak_bytes, soup.extras, soup.coefficients
+
+Every builder sees only val data (`SoupInputs`); test is touched once, by the study, after
+the soup is built. Builders: the best individual (val-picked) and the uniform and greedy soups
+(Wortsman et al., arXiv 2203.05482), Learned-Soup(+) (`jaxlab.soups.learned`) and MEHL-Soup(+)
+(`jaxlab.soups.mehl`, Li et al., arXiv 2407.03641).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+import numpy as np
+
+from jaxlab.data.dataset import Split
+from jaxlab.papers.mehl_soup.evaluation import Evaluator
+from jaxlab.soups import combine, greedy, learned, mehl, uniform
+from jaxlab.soups.base import SoupCost
+
+LogFn = Callable[[int, dict[str, Any]], None]
+
+GREY, RED, BLUE = "#888888", "#d62728", "#1f77b4"
+
+
+class SoupInputs(NamedTuple):
+  """What a builder may use.
+
+  Attributes:
+    config: the study's `Config`.
+    store: the K ingredients (`IngredientStore`, loaded on access).
+    scores: val accuracy of every ingredient.
+    val: the val split.
+    apply_fn: `apply_fn(params, x) -> logits`.
+    evaluate: the `Evaluator` (val only inside a builder).
+    like: abstract parameters of one ingredient.
+  """
+
+  config: Any
+  store: Sequence[Any]
+  scores: list[float]
+  val: Split
+  apply_fn: Callable[..., jax.Array]
+  evaluate: Evaluator
+  like: Any
+
+
+class Soup(NamedTuple):
+  """What a builder returns: params (the soup), cost (`SoupCost`), extras (scalars for
+  results.json), coefficients (learned coefficients to save, or None)."""
+
+  params: Any
+  cost: SoupCost
+  extras: dict[str, Any]
+  coefficients: dict[str, Any] | None
+
+
+class Method(NamedTuple):
+  """One soup of the study.
+
+  Attributes:
+    name: its name in `--methods` and results.json.
+    label: its label in the figures.
+    build: `build(method, inputs, key, log) -> Soup`; `log(number, metrics)` records one
+      epoch or block in metrics.jsonl.
+    per_layer: the "+" variant: one coefficient per (ingredient, layer) instead of per
+      ingredient.
+    color: bar / line colour in the figures.
+  """
+
+  name: str
+  label: str
+  build: Callable[["Method", SoupInputs, jax.Array, LogFn], Soup]
+  per_layer: bool = False
+  color: str = GREY
+
+
+def _best_individual(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> Soup:
+  """The ingredient with the best val accuracy (loaded once)."""
+  del method, key, log
+  t0 = time.perf_counter()
+  best = greedy.best_individual(inputs.scores)
+  params = inputs.store[best]
+  cost = SoupCost(wall_s=time.perf_counter() - t0, ingredient_loads=1)
+  cost = dataclasses.replace(cost, step_memory=inputs.evaluate.memory(inputs.like))
+  return Soup(params, cost, {"index": best}, None)
+
+
+def _uniform(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> Soup:
+  del method, key, log
+  soup = uniform.uniform_soup(inputs.store)
+  return Soup(soup.params, soup.cost, {}, None)
+
+
+def _greedy(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> Soup:
+  """The greedy soup; its memory is a val evaluation plus the soup held meanwhile."""
+  del method, key, log
+  soup = greedy.greedy_soup(inputs.store, lambda p: inputs.evaluate(p, "val")["acc"],
+                            inputs.scores)
+  cost = dataclasses.replace(soup.cost, step_memory=inputs.evaluate.memory(inputs.like),
+                             resident_bytes=combine.tree_bytes(inputs.like))
+  return Soup(soup.params, cost, {"selected": list(soup.selected)}, None)
+
+
+def _learned(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> Soup:
+  c = inputs.config
+  soup = learned.learned_soup(inputs.store, inputs.apply_fn, inputs.val,
+                              per_layer=method.per_layer, key=key, learning_rate=c.learned_lr,
+                              epochs=c.learned_epochs, batch_size=c.coef_batch_size, log_fn=log)
+  coefficients = {"weights": soup.weights, "logit_scale": np.float32(soup.logit_scale)}
+  return Soup(soup.params, soup.cost, weight_stats(soup.weights), coefficients)
+
+
+def _mehl(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> Soup:
+  c = inputs.config
+  soup = mehl.mehl_soup(inputs.store, inputs.apply_fn, inputs.val, block_size=c.block_size,
+                        key=key, per_layer=method.per_layer, epochs=c.coef_epochs,
+                        outer_epochs=c.outer_epochs, learning_rate=c.coef_lr,
+                        batch_size=c.coef_batch_size, centre=c.centre, normalize=c.normalize,
+                        clip_norm=c.clip_norm or None, log_fn=log)
+  return Soup(soup.params, soup.cost, weight_stats(soup.weights), {"weights": soup.weights})
+
+
+def weight_stats(weights: np.ndarray) -> dict[str, float]:
+  """Summary of `(K, G)` effective weights: negative fraction, range, and the largest
+  deviation of a column sum from 1."""
+  w = np.asarray(weights, np.float64)
+  return {"weights_negative_fraction": float(np.mean(w < 0)), "weights_min": float(w.min()),
+          "weights_max": float(w.max()),
+          "weights_column_sum_max_error": float(np.max(np.abs(w.sum(0) - 1.0)))}
+
+
+METHODS = (
+    Method("best_individual", "best single", _best_individual),
+    Method("uniform", "uniform", _uniform),
+    Method("greedy", "greedy", _greedy),
+    Method("mehl", "MEHL", _mehl, per_layer=False, color=RED),
+    Method("mehl_plus", "MEHL+", _mehl, per_layer=True, color=RED),
+    Method("learned", "Learned", _learned, per_layer=False, color=BLUE),
+    Method("learned_plus", "Learned+", _learned, per_layer=True, color=BLUE),
+)
+METHOD_NAMES = tuple(m.name for m in METHODS)
+BY_NAME = {m.name: m for m in METHODS}
+
+
+def selected(names: Sequence[str]) -> tuple[Method, ...]:
+  """The methods named in `names`, in the catalogue's order (the order they run in)."""
+  return tuple(m for m in METHODS if m.name in names)
+
+
+def method_keys(key: jax.Array) -> dict[str, jax.Array]:
+  """One key per method of the catalogue, `fold_in(key, position in METHODS)`: a method's key
+  does not depend on which methods a run selects. (The pre-restructure study folded in the
+  position among the selected methods, which is the same when all are selected, as in every
+  preset; kept so that the recorded numbers did not change.)"""
+  return {m.name: jax.random.fold_in(key, i) for i, m in enumerate(METHODS)}
