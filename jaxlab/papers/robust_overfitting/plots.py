@@ -184,22 +184,22 @@ def construction_2d(c: construction.Construction, x: np.ndarray, y: np.ndarray,
 def plot_all(config, results: dict[str, Any], wd: Workdir) -> None:
   """Every figure whose part is in `results`."""
   key_1d, key_2d = jax.random.split(jax.random.key(config.seed))
-  if "classification_1d" in results:
+  if results.get("classification_1d") is not None:
     cfg = config.classification_1d
     summary = results["classification_1d"]["summary"]
     wd.save_figure(robust_gap(summary, cfg.bands.noise), "robust_gap")
     wd.save_figure(errors_vs_w(summary), "errors_vs_w")
     wd.save_figure(perturbation_level(summary, cfg), "perturbation_level")
     wd.save_figure(picture_1d(cfg, key_1d), "construction_1d")
-  if "classification_2d" in results:
+  if results.get("classification_2d") is not None:
     cfg = config.classification_2d
     x, _, y = data.sample(key_2d, cfg.n, cfg.bands, dim=2)
     c = construction.classifier(x, y, cfg.bands, delta=cfg.delta, w=cfg.w, margin=cfg.margin)
     wd.save_figure(construction_2d(c, x, y, window=10 * (cfg.delta + cfg.w)), "construction_2d")
-  if "regression" in results:
+  if results.get("regression") is not None:
     wd.save_figure(regression_rate(results["regression"], config.regression.fixed_w),
                    "regression")
-  if "pgd_at_contrast" in results:
+  if results.get("pgd_at_contrast") is not None:
     wd.save_figure(pgd_at_contrast(results["pgd_at_contrast"],
                                    config.pgd_at_contrast.bands.noise), "pgd_at_contrast")
 

@@ -98,11 +98,12 @@ PART_LIST = tuple(_part(name) for name in PARTS)
 
 def execute(config: Config, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
   """Runs the selected parts (skipping those parts.jsonl holds); results.json: one entry per
-  part, `checks` of all parts and `slopes`."""
+  part (None for a part not selected), `checks` of all parts, `slopes` and `failed`."""
   done = {r["part"]: r["result"] for r in wd.read_jsonl(PARTS_FILE)}
   results: dict[str, Any] = {}
   for part in PART_LIST:
     if part.name not in config.parts:
+      results[part.name] = None                 # not run (e.g. P4-D in the smoke study)
       continue
     if part.name not in done:
       result = strict(json.loads(json.dumps(to_jsonable(part.fn(config, inputs, wd)))))
@@ -111,7 +112,7 @@ def execute(config: Config, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
     results[part.name] = done[part.name]
   checks, slopes = {}, []
   for name in PARTS:
-    if name in results:
+    if results[name] is not None:
       checks.update(results[name].pop("checks", {}))
       slopes += results[name].pop("slopes", [])
   return {**results, "checks": checks, "slopes": slopes,

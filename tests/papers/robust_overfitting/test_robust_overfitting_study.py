@@ -43,6 +43,8 @@ TINY = config.Config(
 def test_study_runs_end_to_end_and_resumes_without_recomputing(tmp_path, monkeypatch):
   results = robust_overfitting.run(TINY, str(tmp_path))
   assert {"classification_1d", "regression", "checks", "slopes"} <= set(results)
+  assert results["classification_2d"] is None and results["pgd_at_contrast"] is None
+  assert results["failed"] == [n for n, c in results["checks"].items() if not c["pass"]]
   checks = results["checks"]
   for name in ("P4-A adversarial training error = 0 where separation holds",
                "P4-A disagreement from h = from the flipped set (exact)",
