@@ -146,11 +146,9 @@ def fail(message: str, status: int = 2) -> None:
   sys.exit(status)
 
 
-def make_main(study: study_lib.Study, run_fn=None, *, resumable: bool = False):
+def make_main(study: study_lib.Study):
   """Defines the study's flags; returns `main(argv)`, which builds and checks the config and
   runs `jaxlab.experiment.run(study, config, --workdir, ...)`."""
-  if not isinstance(study, study_lib.Study):  # TEMPORARY: entry points not yet migrated
-    return _legacy_make_main(study, run_fn, resumable=resumable, module_name=_caller_module())
   define_study_flags(study, FLAGS, _caller_module())
 
   def main(argv):
@@ -198,115 +196,4 @@ def suspects(study: study_lib.Study, config: Any) -> str:
 def run(main) -> None:
   """`app.run(main)`."""
   app.run(main)
-
-
-# --- TEMPORARY: the flat-config plumbing of entry points not yet on the skeleton ------------
-import dataclasses  # noqa: E402
-import types  # noqa: E402
-import typing  # noqa: E402
-
-from jaxlab.experiment.config import attribute_docs, check_seed, is_seed_field  # noqa: E402
-from jaxlab.experiment.workdir import Workdir  # noqa: E402
-
-_SCALARS = (bool, int, float, str)
-
-
-def _unwrap(tp):
-  """(base type, element type or None, optional?) of a field annotation."""
-  optional = False
-  origin = typing.get_origin(tp)
-  if origin in (typing.Union, types.UnionType):
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    optional = len(args) < len(typing.get_args(tp))
-    tp = args[0]
-    origin = typing.get_origin(tp)
-  if origin in (tuple, list):
-    args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-    return tuple, (args[0] if args else str), optional
-  return tp, None, optional
-
-
-def define_config_flags(config_cls, module_name: str | None = None,
-                        flag_values: flags.FlagValues = FLAGS) -> None:
-  """Defines one absl flag per field of the dataclass `config_cls` (owned by `module_name`,
-  default the caller, so `--helpshort` of an entry point lists them)."""
-  module_name = module_name or _caller_module()
-  kw = dict(module_name=module_name, flag_values=flag_values)
-  helps = attribute_docs(config_cls)
-  hints = typing.get_type_hints(config_cls)
-  for field in dataclasses.fields(config_cls):
-    base, elem, _ = _unwrap(hints[field.name])
-    default = (field.default if field.default is not dataclasses.MISSING
-               else field.default_factory())  # type: ignore[misc]
-    help_ = helps.get(field.name, field.name)
-    if base is tuple:
-      flags.DEFINE_list(field.name, None if default is None else [str(v) for v in default],
-                        f"{help_} (comma-separated)", **kw)
-    elif base is bool:
-      flags.DEFINE_bool(field.name, default, help_, **kw)
-    elif base is int:
-      flags.DEFINE_integer(field.name, default, help_, **kw)
-    elif base is float:
-      flags.DEFINE_float(field.name, default, help_, **kw)
-    elif base is str:
-      flags.DEFINE_string(field.name, default, help_, **kw)
-    else:
-      raise TypeError(f"{config_cls.__name__}.{field.name}: unsupported flag type {base}")
-
-
-def legacy_config_from_flags(config_cls, flag_values: flags.FlagValues = FLAGS):
-  """Builds `config_cls` from the parsed flags; raises `ConfigError` naming a bad flag."""
-  hints = typing.get_type_hints(config_cls)
-  values: dict[str, Any] = {}
-  for field in dataclasses.fields(config_cls):
-    value = flag_values[field.name].value
-    base, elem, _ = _unwrap(hints[field.name])
-    if base is tuple and value is not None:
-      try:
-        value = tuple(elem(v) if elem is not bool else v.lower() in ("1", "true") for v in value)
-      except ValueError:
-        raise ConfigError(field.name, f"expected a comma-separated list of "
-                          f"{elem.__name__}, got {','.join(value)!r}") from None
-    values[field.name] = value
-  for name, value in values.items():  # the seed rule first, before any check that uses them
-    if is_seed_field(name):
-      check_seed(name, value)
-  return config_cls(**values)
-
-
-def _legacy_make_main(config_cls, run_fn, *, resumable: bool = False, module_name: str = ""):
-  """Defines the flags of `config_cls` plus the workdir flags; returns `main(argv)`, which
-  builds and validates the config, creates the workdir (refusing a non-empty one unless
-  --overwrite or --resume) and calls `run_fn(config, workdir)`."""
-  define_config_flags(config_cls, module_name)
-  flags.DEFINE_string("workdir", None, "output directory (must be new or empty)",
-                      module_name=module_name)
-  flags.DEFINE_bool("overwrite", False, "delete the contents of a non-empty --workdir first",
-                    module_name=module_name)
-  if resumable:
-    flags.DEFINE_bool("resume", False, "continue the run in --workdir from its checkpoints",
-                      module_name=module_name)
-
-  def main(argv):
-    if len(argv) > 1:
-      fail(f"unexpected positional arguments {argv[1:]}; flags look like --name=value")
-    std_logging.getLogger("absl").addFilter(_DropOrbaxInfo())
-    logging.set_verbosity(logging.INFO)
-    try:
-      config = legacy_config_from_flags(config_cls)
-    except ConfigError as e:
-      fail(f"--{e}")
-    if not FLAGS.workdir:
-      fail("--workdir is required (a new or empty directory)")
-    try:
-      workdir = Workdir(FLAGS.workdir, overwrite=FLAGS.overwrite,
-                        resume=resumable and FLAGS.resume)
-      run_fn(config, workdir)
-    except ConfigError as e:
-      fail(f"--{e}")
-    except WorkdirError as e:
-      fail(str(e))
-
-  return main
-
 

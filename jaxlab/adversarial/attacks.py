@@ -181,7 +181,7 @@ class Score(NamedTuple):
 
 
 def _score(values, logits, y) -> Score:
-  return Score(jnp.argmax(logits, -1) != y, values)
+  return Score(jnp.argmax(logits, -1).astype(y.dtype) != y, values)
 
 
 @jax.jit
@@ -317,7 +317,7 @@ def uniform_noise(x, key, eps, *, norm: str = "linf", box: Box = DATA_RANGE) -> 
 @functools.partial(jax.jit, static_argnames=("apply_fn",))
 def correct(apply_fn, params, x, y) -> jax.Array:
   """Per-example correctness `(N,)` bool of `argmax apply_fn(params, x)` against `y`."""
-  return jnp.argmax(apply_fn(params, x), -1) == y
+  return jnp.argmax(apply_fn(params, x), -1).astype(y.dtype) == y
 
 
 def accuracy(apply_fn, params, x, y) -> jax.Array:

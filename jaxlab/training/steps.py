@@ -75,7 +75,8 @@ def classification_loss(apply_fn: Callable[..., jax.Array], label_smoothing: flo
     del key  # deterministic models
     logits = apply_fn(params, batch["x"])
     loss = jnp.mean(cross_entropy(logits, batch["y"], label_smoothing))
-    return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["y"])}
+    correct = jnp.argmax(logits, -1).astype(batch["y"].dtype) == batch["y"]
+    return loss, {"accuracy": jnp.mean(correct)}
 
   return loss_fn
 
@@ -127,7 +128,8 @@ def make_eval_step(apply_fn: Callable[..., jax.Array], *, jit: bool = True):
     logits = apply_fn(params, x)
     mask = mask.astype(logits.dtype)
     return {"loss": jnp.sum(cross_entropy(logits, y) * mask),
-            "correct": jnp.sum((jnp.argmax(logits, -1) == y).astype(mask.dtype) * mask),
+            "correct": jnp.sum((jnp.argmax(logits, -1).astype(y.dtype) == y).astype(mask.dtype)
+                               * mask),
             "count": jnp.sum(mask)}
 
   return jax.jit(eval_step) if jit else eval_step
