@@ -175,10 +175,10 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
         if log_fn is not None:  # the metrics up to the failure are kept; no checkpoint
           log_fn(epoch + 1, {**metrics, "nonfinite": True})
         raise
+      if log_fn is not None:  # logged first: a checkpoint never runs ahead of the metrics
+        log_fn(epoch + 1, metrics)
       if manager is not None:
         ckpt_lib.save_state(manager, epoch + 1, state)
-      if log_fn is not None:
-        log_fn(epoch + 1, metrics)
       history.append(metrics)
   finally:
     if manager is not None:

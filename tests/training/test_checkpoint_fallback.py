@@ -33,7 +33,7 @@ def test_unreadable_latest_checkpoint_falls_back_to_the_previous(tmp_path, monke
 
   def crashing_log(self, step, metrics):
     original_log(self, step, metrics)
-    if step == 3:
+    if step == 4:  # logged before its checkpoint: checkpoints 2 and 3 exist
       raise _Stop()
 
   monkeypatch.setattr(Workdir, "log", crashing_log)
