@@ -27,12 +27,14 @@ from typing import Any, Sequence
 from absl import app, flags, logging
 
 from jaxlab.experiment import config as config_lib
+from jaxlab.experiment import distributed
 from jaxlab.experiment import study as study_lib
 from jaxlab.experiment.config import ConfigError
 from jaxlab.experiment.workdir import WorkdirError
 
 FLAGS = flags.FLAGS
-_RESERVED = ("config", "workdir", "overwrite", "resume")
+_RESERVED = ("config", "workdir", "overwrite", "resume", "distributed", "coordinator_address",
+             "num_processes", "process_id")
 
 
 def _caller_module(depth: int = 2) -> str:
@@ -87,6 +89,12 @@ def define_study_flags(study: study_lib.Study, flag_values: flags.FlagValues = F
                     "run left (never a directory jaxlab did not create)", **kw)
   if study.resumable:
     flags.DEFINE_bool("resume", False, "continue the run in --workdir where it stopped", **kw)
+  flags.DEFINE_bool("distributed", False, "join a multi-process run (jax.distributed): "
+                    "sharded work spans every process's devices, process 0 writes", **kw)
+  flags.DEFINE_string("coordinator_address", None, "with --distributed: host:port of process "
+                      "0 (default: detected from the cluster)", **kw)
+  flags.DEFINE_integer("num_processes", None, "with --distributed: number of processes", **kw)
+  flags.DEFINE_integer("process_id", None, "with --distributed: this process's rank", **kw)
 
 
 def config_from_flags(study: study_lib.Study, flag_values: flags.FlagValues = FLAGS) -> Any:
@@ -156,6 +164,14 @@ def make_main(study: study_lib.Study):
       fail(f"unexpected positional arguments {argv[1:]}; flags look like --name=value")
     std_logging.getLogger("absl").addFilter(_DropOrbaxInfo())
     logging.set_verbosity(logging.INFO)
+    if FLAGS.distributed:
+      try:
+        distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes,
+                               FLAGS.process_id)
+      except ValueError as e:
+        fail(f"--{e}")
+    elif FLAGS.coordinator_address or FLAGS.num_processes is not None:
+      fail("--coordinator_address / --num_processes need --distributed")
     try:
       config = config_from_flags(study)
     except ConfigError as e:

@@ -4,6 +4,7 @@ r"""Sweep any experiment over a grid of flag values; an interrupted sweep resume
       --base_flagfile=experiments/flags/train_classifier_smoke.flags \
       --grid="learning_rate=1e-3,3e-3;seed=0,1,2" --workers=1 --workdir=runs/sweep
   python -m experiments.sweep ... --workdir=runs/sweep --resume     # after an interruption
+  python -m experiments.sweep ... --runner=ray [--ray_address=auto --ray_cpus_per_point=2]
 
 Every point's config is built and checked before the first point runs (a bad grid value or an
 unknown flag stops the sweep with the point and the flag named). Each point runs
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -45,8 +47,12 @@ class SweepConfig:
     experiment: the experiment to sweep (the module experiments.<experiment>).
     base_flagfile: the flagfile every point starts from.
     grid: grid of flag values: 'name=v1,v2;name2=w1,w2'.
-    workers: points run at once (local processes; 1 runs them one after another).
+    workers: points run at once with --runner=local (processes; 1 runs them in turn).
     retries: further attempts of a failing point before it is recorded as failed.
+    runner: local (this machine's processes) or ray (a Ray task per point).
+    ray_address: with --runner=ray: a running cluster (auto, ray://host:10001, ...); empty
+      starts a local Ray with this machine's CPUs.
+    ray_cpus_per_point, ray_gpus_per_point: with --runner=ray: the resources of each point.
   """
 
   experiment: str = ""
@@ -54,10 +60,37 @@ class SweepConfig:
   grid: str = ""
   workers: int = 1
   retries: int = 0
+  runner: str = "local"
+  ray_address: str = ""
+  ray_cpus_per_point: float = 1.0
+  ray_gpus_per_point: float = 0.0
 
   def __post_init__(self):
     require(self.workers >= 1, "workers", f"must be >= 1, got {self.workers}")
     require(self.retries >= 0, "retries", f"must be >= 0, got {self.retries}")
+    require(self.runner in RUNNERS, "runner",
+            f"got {self.runner!r}, expected one of: {', '.join(RUNNERS)}")
+    require(self.ray_cpus_per_point > 0, "ray_cpus_per_point",
+            f"must be > 0, got {self.ray_cpus_per_point}")
+    require(self.ray_gpus_per_point >= 0, "ray_gpus_per_point",
+            f"must be >= 0, got {self.ray_gpus_per_point}")
+    require(self.runner == "ray" or (not self.ray_address and self.ray_cpus_per_point == 1.0
+                                     and self.ray_gpus_per_point == 0.0),
+            "runner", "the --ray_* flags need --runner=ray")
+
+
+RUNNERS = ("local", "ray")
+
+
+def make_runner(config: "SweepConfig") -> sweep.Runner:
+  """The runner `config` asks for."""
+  if config.runner == "ray":
+    from jaxlab.experiment.ray_runner import RayRunner  # pylint: disable=g-import-not-at-top
+    return RayRunner(config.ray_address or None, cpus_per_point=config.ray_cpus_per_point,
+                     gpus_per_point=config.ray_gpus_per_point)
+  if config.workers > 1:
+    return sweep.ProcessPoolRunner(config.workers)
+  return sweep.SerialRunner()
 
 
 def parse_grid(text: str) -> dict[str, list[str]]:
@@ -93,6 +126,9 @@ def prepare(config: SweepConfig) -> Inputs:
   """Builds and checks the config of every point before anything runs."""
   require(bool(config.experiment), "experiment", "name the experiment to sweep, e.g. "
           "--experiment=train_classifier")
+  if config.runner == "ray":
+    require(importlib.util.find_spec("ray") is not None, "runner",
+            "--runner=ray needs Ray: python -m pip install -e '.[ray]'")
   require(os.path.isfile(config.base_flagfile), "base_flagfile",
           f"{config.base_flagfile!r} is not a file")
   try:
@@ -137,6 +173,9 @@ def point_dir_name(point) -> str:
   return f"{text}-{sweep.point_id(point)[:6]}"
 
 
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # holds experiments/
+
+
 def run_point(point, *, experiment: str, args: tuple[str, ...], runs_dir: str):
   """Runs one point as a subprocess; returns its results.json (reused if already written)."""
   run_dir = os.path.join(runs_dir, point_dir_name(point))
@@ -145,7 +184,9 @@ def run_point(point, *, experiment: str, args: tuple[str, ...], runs_dir: str):
     cmd = [sys.executable, "-m", f"experiments.{experiment}", *args, f"--workdir={run_dir}"]
     if os.path.isdir(run_dir) and os.listdir(run_dir):
       cmd.append("--overwrite")  # an unfinished point of this sweep: start it again
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=_ROOT,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                              filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))),
                           preexec_fn=sweep.die_with_parent)
     if proc.returncode:
       raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}")
@@ -160,10 +201,9 @@ def _point_fn(point, *, config: SweepConfig, runs_dir: str):
 
 def execute(config: SweepConfig, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
   fn = functools.partial(_point_fn, config=config, runs_dir=wd.file("runs"))
-  runner = (sweep.ProcessPoolRunner(config.workers) if config.workers > 1
-            else sweep.SerialRunner())
   wd.file(sweep.SWEEP_LOG)  # recorded in the workdir's manifest
-  records = sweep.run_sweep(fn, inputs.points, wd.path, runner=runner, retries=config.retries)
+  records = sweep.run_sweep(fn, inputs.points, wd.path, runner=make_runner(config),
+                            retries=config.retries)
   rows = sweep_report.write_report(wd, list(parse_grid(config.grid)))
   return {"experiment": config.experiment, "grid": parse_grid(config.grid),
           "points": records, "report": rows}

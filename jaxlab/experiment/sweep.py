@@ -115,7 +115,8 @@ class Runner(Protocol):
     ...
 
 
-def _timed(fn, point):
+def timed_call(fn, point):
+  """`(fn(point), seconds)`; module-level so process and Ray workers can unpickle it."""
   t0 = time.perf_counter()
   return fn(point), time.perf_counter() - t0
 
@@ -156,7 +157,7 @@ class ProcessPoolRunner:
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe once JAX has started threads
     with concurrent.futures.ProcessPoolExecutor(self.max_workers, mp_context=ctx,
                                                 initializer=die_with_parent) as pool:
-      futures = {pool.submit(_timed, fn, p): p for p in points}
+      futures = {pool.submit(timed_call, fn, p): p for p in points}
       for future in concurrent.futures.as_completed(futures):
         try:
           result, wall = future.result()
