@@ -194,7 +194,7 @@ def make_main(study: study_lib.Study):
   return main
 
 
-_SUSPECTS = ("learning_rate", "lr", "step_size", "eps", "lam", "lambda", "beta", "alpha")
+_SUSPECTS = ("learning_rate", "lr", "eta", "step_size", "eps", "lam", "lambda", "beta", "alpha")
 
 
 def suspects(study: study_lib.Study, config: Any) -> str:
@@ -203,8 +203,8 @@ def suspects(study: study_lib.Study, config: Any) -> str:
   found = []
   for leaf in config_lib.leaves(study.config_type):
     words = leaf.name.split("_")
-    if leaf.name in _SUSPECTS or any(w in _SUSPECTS for w in words) or \
-        leaf.name.endswith("_lr"):
+    if leaf.name in _SUSPECTS or any(w in _SUSPECTS or w.rstrip("0123456789") in _SUSPECTS
+                                     for w in words):
       found.append(f"--{leaf.path}={config_lib.get(config, leaf.path)}")
   return ", ".join(found) or "the optimisation flags"
 

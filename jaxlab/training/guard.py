@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 QUANTITIES = ("", "loss", "gradient", "parameter", "exploding loss")  # code 0: all is well
 EXPLOSION = 1e6
@@ -107,5 +108,19 @@ def check(record: Any, where: str = "") -> None:
     raise NonFiniteError(step, QUANTITIES[c], where)
 
 
-__all__ = ["EXPLOSION", "NonFiniteError", "QUANTITIES", "Record", "check", "code", "init",
-           "tree_sum_is_finite", "update"]
+def check_values(values: Any, *, steps: Any = None, quantity: str = "loss",
+                 where: str = "") -> None:
+  """For loops outside the training step (a `lax.scan` of GD steps returning its trajectory):
+  raises `NonFiniteError` at the first position of the last axis of `values (..., T)` where
+  any entry is non-finite; `steps (T,)` maps positions to step numbers (default: the
+  positions)."""
+  v = np.asarray(jax.device_get(values))
+  bad = ~np.isfinite(v.reshape(-1, v.shape[-1]) if v.ndim else v.reshape(1, 1))
+  if bad.any():
+    t = int(np.argmax(bad.any(axis=0)))
+    step = t if steps is None else int(np.asarray(steps)[t])
+    raise NonFiniteError(step, quantity, where)
+
+
+__all__ = ["EXPLOSION", "NonFiniteError", "QUANTITIES", "Record", "check", "check_values",
+           "code", "init", "tree_sum_is_finite", "update"]

@@ -78,3 +78,12 @@ def test_diverging_classifier_leaves_a_failed_workdir_and_no_results(tmp_path, c
   assert failed["type"] == "NonFiniteError" and failed["step"] >= 0
   lines = (tmp_path / "w" / "metrics.jsonl").read_text().splitlines()
   assert json.loads(lines[-1])["nonfinite"] is True
+
+
+def test_check_values_names_the_first_bad_step_of_a_trajectory():
+  guard.check_values(np.ones((3, 5)))
+  trajectory = np.ones((2, 5))
+  trajectory[1, 3] = np.inf
+  trajectory[0, 4] = np.nan
+  with pytest.raises(guard.NonFiniteError, match="non-finite loss at step 30 .GD."):
+    guard.check_values(trajectory, steps=np.arange(0, 50, 10), where="GD")

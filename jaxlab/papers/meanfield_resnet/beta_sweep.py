@@ -24,6 +24,7 @@ import numpy as np
 from jaxlab.kernels import spectral
 from jaxlab.papers.meanfield_resnet import divergence, resnet
 from jaxlab.papers.meanfield_resnet.config import Config
+from jaxlab.training import guard
 
 
 def particle_stats(params: resnet.Params, params0: resnet.Params) -> dict[str, jax.Array]:
@@ -179,6 +180,7 @@ def run(config: Config, params0: resnet.Params, x, y, x_test, y_test, knn_key
   final, logged = run_all(params0, x, y, x_test, y_test, betas=betas, learning_rates=etas)
   logged = jax.tree.map(np.asarray, logged)
   steps = np.arange(0, sweep.num_steps + 1, sweep.log_every)
+  guard.check_values(logged["loss"], steps=steps, where="beta sweep (particle GD)")
   knn = knn_estimates(config, params0, final, knn_key)
   error = gram_error(params0, final, x, alpha=config.alpha)
   rows = [summary_row(config, {k: v[i] for k, v in logged.items()}, steps, i, float(etas[i]),

@@ -25,6 +25,7 @@ from jaxlab.papers.shallow_transformer import transformer
 from jaxlab.papers.shallow_transformer.config import Config
 from jaxlab.papers.shallow_transformer.data import sequences
 from jaxlab.papers.shallow_transformer.ntk_init import init_stats
+from jaxlab.training import guard
 
 GD_SWEEP_DIR = os.path.join("sweeps", "gd")   # the workdir entry of `gd_sweep`'s records
 
@@ -81,6 +82,7 @@ def gd_run(config: Config, scheme: str, width: int, x, y, k_init
   gamma = 1.0 / float(stats0["lambda_max"])
   traj = jax.tree.map(np.asarray, gd_trajectory(
       params, x, y, scale, gamma, num_steps=config.gd.num_steps, log_every=config.gd.log_every))
+  guard.check_values(traj["loss"], where=f"GD at width {width}, {scheme} init")
   summary = {
       "learning_rate": gamma, "lambda_min_init": float(stats0["lambda_min"]),
       "lambda_max_init": float(stats0["lambda_max"]),
