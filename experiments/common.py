@@ -108,7 +108,9 @@ def config_from_flags(study: study_lib.Study, flag_values: flags.FlagValues = FL
   for path in changes:  # the seed rule first, before any check that would use a bad seed
     if config_lib.is_seed_field(path.rpartition(".")[2]):
       config_lib.check_seed(path, config_lib.parse(_leaf(study, path), changes[path]))
-  return config_lib.override(study.preset(flag_values["config"].value), changes)
+  config = config_lib.override(study.preset(flag_values["config"].value), changes)
+  config_lib.validate(config)  # the shared rules (finite floats, seeds), as run() applies them
+  return config
 
 
 def _leaf(study, path):

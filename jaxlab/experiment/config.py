@@ -70,8 +70,10 @@ MAX_SEED = 2**32 - 1
 
 
 def is_seed_field(name: str) -> bool:
-  """Fields holding seeds: `seed`, `*_seed`, `seeds` and `*_seeds`."""
-  return name in ("seed", "seeds") or name.endswith(("_seed", "_seeds"))
+  """Fields holding seeds: `seed`, `*_seed`, `seeds` and `*_seeds` (not counts such as
+  `num_seeds`)."""
+  return name in ("seed", "seeds") or (name.endswith(("_seed", "_seeds"))
+                                        and not name.startswith("num_"))
 
 
 def check_seed(name: str, value: Any) -> None:
