@@ -30,10 +30,10 @@ from jaxlab.experiment import config as config_lib
 from jaxlab.experiment import distributed
 from jaxlab.experiment import study as study_lib
 from jaxlab.experiment.config import ConfigError
-from jaxlab.experiment.workdir import WorkdirError
+from jaxlab.experiment.workdir import Workdir, WorkdirError
 
 FLAGS = flags.FLAGS
-_RESERVED = ("config", "workdir", "overwrite", "resume", "distributed", "coordinator_address",
+_RESERVED = ("config", "workdir", "overwrite", "resume", "tensorboard", "distributed", "coordinator_address",
              "num_processes", "process_id")
 
 
@@ -89,6 +89,8 @@ def define_study_flags(study: study_lib.Study, flag_values: flags.FlagValues = F
                     "run left (never a directory jaxlab did not create)", **kw)
   if study.resumable:
     flags.DEFINE_bool("resume", False, "continue the run in --workdir where it stopped", **kw)
+  flags.DEFINE_bool("tensorboard", False, "also write the logged metrics as TensorBoard "
+                    "scalars to --workdir/tensorboard (needs the extra 'tensorboard')", **kw)
   flags.DEFINE_bool("distributed", False, "join a multi-process run (jax.distributed): "
                     "sharded work spans every process's devices, process 0 writes", **kw)
   flags.DEFINE_string("coordinator_address", None, "with --distributed: host:port of process "
@@ -181,8 +183,9 @@ def make_main(study: study_lib.Study):
     if not FLAGS.workdir:
       fail("--workdir is required (a new or empty directory)")
     try:
-      study_lib.run(study, config, FLAGS.workdir, overwrite=FLAGS.overwrite,
-                    resume=study.resumable and FLAGS.resume)
+      workdir = Workdir(FLAGS.workdir, overwrite=FLAGS.overwrite,
+                        resume=study.resumable and FLAGS.resume, tensorboard=FLAGS.tensorboard)
+      study_lib.run(study, config, workdir)
     except ConfigError as e:
       fail(f"--{e}")
     except WorkdirError as e:

@@ -100,21 +100,26 @@ def run(study: Study, config: Any, workdir: str | Workdir, *, overwrite: bool = 
     raise WorkdirError(f"{study.name} cannot resume a run; start a new workdir")
   wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, overwrite=overwrite,
                                                             resume=resume)
-  with jax.enable_x64(True) if study.float64 else contextlib.nullcontext():
-    inputs = study.prepare(config)
-    resolved = study.resolve(config, inputs) if study.resolve is not None else None
-    wd.write_config(config_lib.to_dict(config), resolved)  # opens the workdir
-    try:
-      results = dict(study.execute(config, inputs, wd))
-    except FloatingPointError as e:  # the guard's NonFiniteError, or a loop's own check
-      wd.mark_failed(e)
-      raise
-    if "checks" in results:
-      gates.check_schema(results["checks"])
-    results.setdefault("wall_s", time.perf_counter() - t_start)
-    wd.write_results(results)
-    if study.plots is not None:
-      study.plots(config, results, wd)
+  if wd.resumed and not study.resumable:
+    raise WorkdirError(f"{study.name} cannot resume a run; start a new workdir")
+  try:
+    with jax.enable_x64(True) if study.float64 else contextlib.nullcontext():
+      inputs = study.prepare(config)
+      resolved = study.resolve(config, inputs) if study.resolve is not None else None
+      wd.write_config(config_lib.to_dict(config), resolved)  # opens the workdir
+      try:
+        results = dict(study.execute(config, inputs, wd))
+      except FloatingPointError as e:  # the guard's NonFiniteError, or a loop's own check
+        wd.mark_failed(e)
+        raise
+      if "checks" in results:
+        gates.check_schema(results["checks"])
+      results.setdefault("wall_s", time.perf_counter() - t_start)
+      wd.write_results(results)
+      if study.plots is not None:
+        study.plots(config, results, wd)
+  finally:
+    wd.close()
   return results
 
 

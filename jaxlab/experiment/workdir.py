@@ -155,12 +155,15 @@ class Workdir:
     overwrite: clear a non-empty jaxlab workdir first.
     resume: continue in a non-empty jaxlab workdir; `write_config` then checks that the
       stored config equals the new one.
+    tensorboard: also write every `log` line as TensorBoard scalars to tensorboard/
+      (`jaxlab.experiment.tensorboard`; extra `tensorboard`).
 
   Raises:
     WorkdirError: the request cannot be honoured (see above); nothing has been touched.
   """
 
-  def __init__(self, path: str, *, overwrite: bool = False, resume: bool = False):
+  def __init__(self, path: str, *, overwrite: bool = False, resume: bool = False,
+               tensorboard: bool = False):
     if not path:
       raise WorkdirError("workdir is required (--workdir=DIR)")
     if overwrite and resume:
@@ -171,6 +174,8 @@ class Workdir:
     self.resumed = False
     self._clear = False
     self._opened = False
+    self.tensorboard = tensorboard
+    self._scalars = None
     if os.path.exists(self.path) and not os.path.isdir(self.path):
       raise WorkdirError(f"workdir {self.path} exists and is not a directory")
     existing = sorted(os.listdir(self.path)) if os.path.isdir(self.path) else []
@@ -322,8 +327,21 @@ class Workdir:
     return records
 
   def log(self, step: int, metrics: Mapping[str, Any]) -> None:
-    """Appends `{"step": step, **metrics}` as one line of metrics.jsonl."""
+    """Appends `{"step": step, **metrics}` as one line of metrics.jsonl (and, with
+    `tensorboard`, writes its numbers as scalars)."""
     self.append_jsonl(METRICS, {"step": step, **metrics})
+    if self.tensorboard and self.is_writer:
+      if self._scalars is None:
+        from jaxlab.experiment import tensorboard  # pylint: disable=g-import-not-at-top
+        self._scalars = tensorboard.ScalarWriter(self.file("tensorboard"))
+      self._scalars(step, to_jsonable(dict(metrics)))
+
+  def close(self) -> None:
+    """Flushes and closes the TensorBoard writer, if any (the run skeleton calls it at the
+    end of a run)."""
+    if self._scalars is not None:
+      self._scalars.close()
+      self._scalars = None
 
   def read_metrics(self) -> list[dict[str, Any]]:
     return self.read_jsonl(METRICS)
