@@ -9,8 +9,15 @@ Modules: `spectral` (the shared eigendecomposition calculus), `kernel_fns` (kern
 neural-tangents `kernel_fn` adapter), `ridge` (ridge / ridgeless / importance-weighted paths,
 exact bias and variance; the ridge enters as K + n lambda I), `equivalent` (deterministic
 equivalent), `learning_curve` (grids, oracle ridges, slopes).
+
+Beyond one eigendecomposition (n in the tens of thousands): `tiled` (kernel matrices and
+kernel-vector products in row tiles, sharded over a device mesh), `cg` (preconditioned
+conjugate gradients), `nystrom` (Nystrom approximation and preconditioner), `ridge_cg`
+(matrix-free kernel ridge: one ridge or a warm-started ridge path).
 """
 
-from jaxlab.kernels import equivalent, kernel_fns, learning_curve, ridge, spectral
+from jaxlab.kernels import (cg, equivalent, kernel_fns, learning_curve, nystrom, ridge, ridge_cg,
+                           spectral, tiled)
 
-__all__ = ["equivalent", "kernel_fns", "learning_curve", "ridge", "spectral"]
+__all__ = ["cg", "equivalent", "kernel_fns", "learning_curve", "nystrom", "ridge", "ridge_cg",
+           "spectral", "tiled"]
