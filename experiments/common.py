@@ -29,6 +29,7 @@ from absl import app, flags, logging
 from jaxlab.experiment import config as config_lib
 from jaxlab.experiment import distributed
 from jaxlab.experiment import study as study_lib
+from jaxlab.experiment import sweep
 from jaxlab.experiment.config import ConfigError
 from jaxlab.experiment.workdir import Workdir, WorkdirError
 
@@ -215,6 +216,7 @@ def suspects(study: study_lib.Study, config: Any) -> str:
 
 
 def run(main) -> None:
-  """`app.run(main)`."""
+  """`app.run(main)`; a sweep's point process first asks to die with its driver."""
+  sweep.die_with_parent_if_asked()
   app.run(main)
 

@@ -185,9 +185,8 @@ def run_point(point, *, experiment: str, args: tuple[str, ...], runs_dir: str):
     if os.path.isdir(run_dir) and os.listdir(run_dir):
       cmd.append("--overwrite")  # an unfinished point of this sweep: start it again
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=_ROOT,
-                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(
-                              filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))),
-                          preexec_fn=sweep.die_with_parent)
+                          env=dict(os.environ, **sweep.child_env(), PYTHONPATH=os.pathsep.join(
+                              filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))))
     if proc.returncode:
       raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}")
   with open(results) as f:

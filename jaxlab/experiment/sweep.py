@@ -121,14 +121,34 @@ def timed_call(fn, point):
   return fn(point), time.perf_counter() - t0
 
 
-def die_with_parent() -> None:
+PARENT_PID_ENV = "JAXLAB_DIE_WITH_PARENT"
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
   """Asks Linux to SIGKILL this process when its parent dies (no-op elsewhere), so a killed
-  sweep driver leaves no worker running a point that `--resume` would start again."""
+  sweep driver leaves no worker running a point that `--resume` would start again. With
+  `parent_pid`, a process whose parent already died before the request exits at once."""
   if sys.platform.startswith("linux"):
     try:
       ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
-      pass
+      return
+    if parent_pid is not None and os.getppid() != parent_pid:
+      os._exit(1)  # pylint: disable=protected-access
+
+
+def child_env() -> dict[str, str]:
+  """Environment entries for a subprocess that should die with this process: the child calls
+  `die_with_parent_if_asked()` at start-up (no `preexec_fn`, which is unsafe once JAX has
+  started threads and runs JAX's fork warning)."""
+  return {PARENT_PID_ENV: str(os.getpid())}
+
+
+def die_with_parent_if_asked() -> None:
+  """`die_with_parent` when this process was started with `child_env()`."""
+  parent = os.environ.pop(PARENT_PID_ENV, None)
+  if parent is not None:
+    die_with_parent(int(parent))
 
 
 class SerialRunner:

@@ -20,7 +20,7 @@ CHEAP = ("train_classifier", "krr_covariate_shift")
 def _strip(value):
   if isinstance(value, dict):
     return {k: _strip(v) for k, v in value.items()
-            if not (k.endswith("_s") or k in ("wall_s", "seconds", "dir", "peak_rss_bytes",
+            if not (k.endswith(("_s", "_ms")) or k in ("wall_s", "seconds", "dir", "peak_rss_bytes",
                                               "rss_start_bytes"))}
   if isinstance(value, list):
     return [_strip(v) for v in value]
