@@ -141,3 +141,14 @@ def test_snippets_found():
   runnable = [where for where, _, skip in SNIPPETS if not skip]
   assert any(w.startswith("docs/cores.md") for w in runnable), runnable
   assert any(w.startswith("docs/papers/charmer.md") for w in runnable), runnable
+
+
+def test_readme_is_a_short_front_door_linking_every_paper():
+  readme = (REPO / "README.md").read_text(encoding="utf-8")
+  assert len(readme.splitlines()) < 200
+  index = (REPO / "docs" / "index.md").read_text(encoding="utf-8")
+  slugs = [p.parent.name for p in (REPO / "jaxlab" / "papers").glob("*/__init__.py")]
+  assert len(slugs) >= 8
+  for slug in slugs:
+    assert f"(docs/papers/{slug}.md)" in readme, slug
+    assert f"(papers/{slug}.md)" in index, slug
