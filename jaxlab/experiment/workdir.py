@@ -67,10 +67,24 @@ def _differences(a: Any, b: Any, path: str = "") -> list[tuple[str, Any, Any]]:
   return [] if a == b else [(path.removeprefix("config."), a, b)]
 
 
+UNDEFINED_SUFFIX = "_undefined"
+
+
 def to_jsonable(value: Any) -> Any:
-  """Converts numpy/JAX scalars and arrays, tuples and dataclass-like values for json."""
+  """Converts numpy/JAX scalars and arrays, tuples and dataclass-like values for strict json.
+
+  A non-finite float becomes `null`; inside a mapping, a sibling key `<key>_undefined` records
+  what it was ("NaN", "+inf" or "-inf"; e.g. a mean over no examples), unless the producer
+  already wrote that key with its own reason.
+  """
   if isinstance(value, Mapping):
-    return {str(k): to_jsonable(v) for k, v in value.items()}
+    out = {}
+    for k, v in value.items():
+      out[str(k)] = to_jsonable(v)
+      what = _nonfinite_name(v)
+      if what is not None and f"{k}{UNDEFINED_SUFFIX}" not in value:
+        out[f"{k}{UNDEFINED_SUFFIX}"] = what
+    return out
   if isinstance(value, (list, tuple)):
     return [to_jsonable(v) for v in value]
   if isinstance(value, (jax.Array, np.ndarray, np.generic)):
@@ -80,6 +94,18 @@ def to_jsonable(value: Any) -> Any:
   if value is None or isinstance(value, (bool, int, float, str)):
     return value
   return str(value)
+
+
+def _nonfinite_name(value: Any) -> str | None:
+  """"NaN", "+inf" or "-inf" for a non-finite scalar float, else None."""
+  if isinstance(value, (jax.Array, np.ndarray)) and np.ndim(value) != 0:
+    return None
+  if not isinstance(value, (float, np.floating, jax.Array, np.ndarray)):
+    return None
+  x = float(value)
+  if math.isnan(x):
+    return "NaN"
+  return None if math.isfinite(x) else ("+inf" if x > 0 else "-inf")
 
 
 def environment() -> dict[str, Any]:

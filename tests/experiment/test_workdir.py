@@ -14,7 +14,9 @@ def test_new_workdir_writes_contract_files(tmp_path):
   wd.write_config({"lr": 0.1, "sizes": (1, 2), "seed": 3})
   wd.log(1, {"loss": jnp.float32(0.5), "acc": np.float64(0.25)})
   wd.log(2, {"loss": 0.25, "vec": jnp.arange(3)})
-  wd.write_results({"test_acc": np.float32(0.75), "nan": float("nan")})
+  wd.write_results({"test_acc": np.float32(0.75), "nan": float("nan"),
+                    "inf": np.float32(-np.inf), "why": float("nan"),
+                    "why_undefined": "no attack succeeded"})
   fig, ax = plotting.figure()
   ax.plot([0, 1], [1, 0])
   path = wd.save_figure(fig, "curve")
@@ -28,6 +30,9 @@ def test_new_workdir_writes_contract_files(tmp_path):
                                             {"step": 2, "loss": 0.25, "vec": [0, 1, 2]}]
   results = wd.read_results()
   assert results["test_acc"] == 0.75 and results["nan"] is None  # strict JSON: null
+  assert results["nan_undefined"] == "NaN" and results["inf"] is None  # and what it was
+  assert results["inf_undefined"] == "-inf"
+  assert results["why_undefined"] == "no attack succeeded"  # the producer's reason is kept
   with open(path, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
