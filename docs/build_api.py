@@ -4,8 +4,8 @@
 
 A module is public when no part of its dotted name starts with "_" (`jaxlab.kernels.ridge`
 is, `jaxlab.ntk._x` would not be). `tests/test_docs.py` finds the public modules with
-`public_modules`, checks their docstrings and renders the public packages with `render`, so
-the reference is built on every test run and cannot rot.
+`public_modules`, checks their docstrings and renders each with `render`, so the reference is
+built on every test run and cannot rot.
 """
 
 from __future__ import annotations
