@@ -7,6 +7,8 @@ the catastrophic-overfitting (CO) flag.
   accs["pgd"], accs["worst"]                    # PGD-50-10 and worst case with margin PGD-50
   checks = evaluation.masking_checks(accs, n=len(y))     # {"noise_ge_pgd": True, ...}
   evaluation.is_catastrophic(pgd_acc=0.0, fgsm_acc=0.9)  # True
+  aa = evaluation.autoattack_gradient(model.apply, params, x, y, key, eps=8 / 255)
+  aa["autoattack_gradient"]                     # APGD-CE then APGD-T, per-example worst case
 
 Gradient masking (Athalye et al., 2018; Carlini et al., 2019, arXiv 1902.06705) shows as an
 attack that gets *weaker* with more effort: robust accuracy must not rise with more PGD steps
@@ -22,7 +24,7 @@ from typing import Callable, Mapping
 import jax
 import numpy as np
 
-from jaxlab.adversarial import attacks, linearity
+from jaxlab.adversarial import apgd, attacks, linearity
 from jaxlab.adversarial.attacks import DATA_RANGE, Box
 from jaxlab.training.loop import padded_batches
 
@@ -88,6 +90,39 @@ def robust_accuracies(apply_fn, params, x: np.ndarray, y: np.ndarray, key: jax.A
   correct["pgd"] = np.logical_and.reduce(per_restart)
   correct["worst"] = correct["pgd"] & correct["margin_pgd"]
   return {name: float(np.mean(c)) for name, c in correct.items()}
+
+
+def autoattack_gradient(apply_fn, params, x: np.ndarray, y: np.ndarray, key: jax.Array,
+                        eps: float, *, n_iter: int = 100, restarts: int = 1,
+                        n_target_classes: int = 9, norm: str = "linf", box: Box = DATA_RANGE,
+                        batch_size: int = 512) -> dict[str, float]:
+  """Accuracy under AutoAttack's two gradient attacks in sequence, as the standard AutoAttack
+  runs them (Croce & Hein 2020, arXiv 2003.01690; `apgd`): APGD-CE on every example, then
+  APGD-T (`n_target_classes` targets) on the examples still classified correctly; an example
+  counts as robust only if it survives both (the per-example worst case). FAB-T and Square,
+  the standard version's gradient-free attacks, are not run: do not call this "AutoAttack".
+
+  Returns `{"clean", "apgd_ce", "autoattack_gradient", "apgd_t_extra"}`: accuracies, the last
+  the fraction of examples that only APGD-T broke. APGD-CE draws from `fold_in(key', b)` per
+  batch b, APGD-T likewise from an independent key.
+  """
+  ce_key, t_key = jax.random.split(key)
+  common = dict(n_iter=n_iter, restarts=restarts, norm=norm, box=box)
+  clean = attacked_correct(apply_fn, lambda p, xb, yb, kb: xb, params, x, y, None, batch_size)
+  ce = attacked_correct(apply_fn, lambda p, xb, yb, kb: apgd.apgd_ce(
+      apply_fn, p, xb, yb, kb, eps, **common)[0], params, x, y, ce_key, batch_size)
+  robust = clean & ce
+  worst = robust.copy()
+  idx = np.flatnonzero(robust)
+  if idx.size:  # padded to the full batch so the compiled attack is reused
+    rows = np.resize(idx, max(idx.size, min(batch_size, len(y))))
+    survived = attacked_correct(apply_fn, lambda p, xb, yb, kb: apgd.apgd_t(
+        apply_fn, p, xb, yb, kb, eps, n_target_classes=n_target_classes, **common)[0],
+        params, x[rows], y[rows], t_key, batch_size)
+    worst[idx] = survived[:idx.size]
+  return {"clean": float(np.mean(clean)), "apgd_ce": float(np.mean(robust)),
+          "autoattack_gradient": float(np.mean(worst)),
+          "apgd_t_extra": float(np.mean(robust & ~worst))}
 
 
 def masking_checks(accs: Mapping[str, float], n: int) -> dict[str, bool]:

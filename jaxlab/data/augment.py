@@ -1,6 +1,7 @@
 """Pure-JAX augmentation of image batches: keyed, jit-friendly, strengths may be traced.
 
   x = random_shift(key, x, 2)                   # (N, H, W, C): each image moved by up to 2 px
+  x = random_flip(key, x)                       # (N, H, W, C): half the images mirrored
   x = gaussian_noise(key, x, 0.1)               # (N, H, W, C)
   x, y_mix, lam = mixup(key, x, y, 0.2)          # loss = lam * CE(y) + (1 - lam) * CE(y_mix)
 
@@ -43,6 +44,16 @@ def random_shift(key: jax.Array, x: jax.Array, max_shift, *, pad: int | None = N
     return jax.lax.dynamic_slice(img, (pad + off[0], pad + off[1], 0), (h, w, img.shape[-1]))
 
   return jax.vmap(crop)(padded, offsets)
+
+
+def random_flip(key: jax.Array, x: jax.Array) -> jax.Array:
+  """Mirrors each image of `x (N, H, W, C)` left-right with probability 1/2 (the standard
+  CIFAR augmentation with `random_shift(key, x, 4)`, which is a random crop of the image
+  zero-padded by 4)."""
+  if x.ndim != 4:
+    raise ValueError(f"random_flip expects images (N, H, W, C), got shape {x.shape}")
+  flip = jax.random.bernoulli(key, 0.5, (x.shape[0], 1, 1, 1))
+  return jnp.where(flip, x[:, :, ::-1, :], x)
 
 
 def gaussian_noise(key: jax.Array, x: jax.Array, std) -> jax.Array:
