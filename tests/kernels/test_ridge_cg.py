@@ -58,34 +58,30 @@ def test_warm_starts_save_iterations_on_the_path(path_case):
   assert max(s.iterations for s in warm) < 60
 
 
-def test_sharded_solve_on_8_devices_equals_the_direct_solve(x64):
+def test_sharded_nystrom_and_solve_on_8_devices(x64):
   del x64
   k = kernel_fns.matern(1.5, 1.0)
-  x, y = _data(100)
-  ys = jnp.stack([y, jnp.cos(x[:, 2])], axis=1)             # two right-hand sides, one pass each
-  sol = ridge_cg.solve(k, x, ys, 1e-3, key=jax.random.key(2), num_centres=20,
-                       mesh=tiled.row_mesh(), tile_size=8)
+  x, y = _data(44)                                       # 44 rows: uneven over 8 devices
+  mesh = tiled.row_mesh()
+  # every point a centre: K_nys = K exactly (up to round-off), F orthogonal, Woodbury exact
+  ny = nystrom.build(k, x, key=jax.random.key(3), num_centres=44, tile_size=3, mesh=mesh)
+  gram = np.asarray(k(x))
+  f = np.asarray(ny.factor)
+  np.testing.assert_allclose(f @ f.T, gram, atol=1e-8)
+  np.testing.assert_allclose(f.T @ f, np.diag(np.asarray(ny.values)), atol=1e-8)
+  v = jnp.asarray(np.linspace(-1, 1, 44))
+  np.testing.assert_allclose(np.asarray(nystrom.preconditioner(ny, 0.5)(v)),
+                             np.linalg.solve(gram + 0.5 * np.eye(44), np.asarray(v)), atol=1e-8)
+  # the sharded solve, two right-hand sides sharing each kernel pass
+  ys = jnp.stack([y, jnp.cos(x[:, 2])], axis=1)
+  sol = ridge_cg.solve(k, x, ys, 1e-3, approx=ny, mesh=mesh, tile_size=3)
   exact = ridge.kernel_ridge(k(x), ys, 1e-3)
   assert _relative(sol.alpha, exact) <= 1e-6
+  assert sol.iterations <= 3                            # an exact preconditioner
   x_test = x[:7] + 0.1
   np.testing.assert_allclose(
-      np.asarray(ridge_cg.predict(k, x_test, x, sol.alpha, mesh=tiled.row_mesh())),
+      np.asarray(ridge_cg.predict(k, x_test, x, sol.alpha, mesh=mesh, tile_size=3)),
       np.asarray(k(x_test, x) @ exact), rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(ys))))
-
-
-def test_nystrom_with_every_point_as_centre_is_the_kernel_matrix(x64):
-  del x64
-  k = kernel_fns.rbf(2.0)
-  x, _ = _data(40, d=5)
-  ny = nystrom.build(k, x, key=jax.random.key(3), num_centres=40)
-  gram = np.asarray(k(x))
-  np.testing.assert_allclose(np.asarray(ny.factor @ ny.factor.T), gram, atol=1e-8)
-  f = np.asarray(ny.factor)
-  np.testing.assert_allclose(f.T @ f, np.diag(np.asarray(ny.values)), atol=1e-8)  # orthogonal
-  v = jnp.asarray(np.linspace(-1, 1, 40))
-  mu = 0.5                                                 # Woodbury against the dense inverse
-  np.testing.assert_allclose(np.asarray(nystrom.preconditioner(ny, mu)(v)),
-                             np.linalg.solve(gram + mu * np.eye(40), np.asarray(v)), atol=1e-8)
 
 
 def test_cg_solves_spd_systems_and_names_its_failures(x64):
