@@ -98,3 +98,29 @@ def test_bad_arguments_are_named():
     tiled.gram(k, x, mesh=tiled.row_mesh())
   with pytest.raises(ValueError, match="num_devices"):
     tiled.row_mesh(9)
+
+
+def _gpus():
+  try:
+    return jax.devices("gpu")
+  except RuntimeError:                                    # JAX_PLATFORMS=cpu (the default here)
+    return []
+
+
+@pytest.mark.skipif(not _gpus(), reason="no GPU: run with JAX_PLATFORMS=cuda,cpu on a GPU host")
+def test_sharded_gram_and_cg_on_the_gpus_equal_the_cpu(x64):
+  del x64
+  from jaxlab.kernels import ridge, ridge_cg  # pylint: disable=g-import-not-at-top
+  gpus, cpu = _gpus(), jax.devices("cpu")[0]
+  k = KERNELS["matern52"]
+  n = 96 * len(gpus)
+  x = jax.device_put(jax.random.normal(jax.random.key(0), (n, 3), jnp.float64), cpu)
+  y = jnp.sin(x[:, 0])
+  mesh = tiled.row_mesh(devices=gpus)
+  with jax.default_device(cpu):
+    dense = np.asarray(k(x))
+    exact = np.asarray(ridge.kernel_ridge(k(x), y, 1e-3))
+  x_gpus = jax.device_put(x, NamedSharding(mesh, PartitionSpec()))   # replicated on the GPUs
+  _close(tiled.gram(k, x_gpus, mesh=mesh), dense, 1e-12)
+  sol = ridge_cg.solve(k, x, y, 1e-3, key=jax.random.key(1), num_centres=50, mesh=mesh)
+  assert np.linalg.norm(np.asarray(sol.alpha) - exact) <= 1e-6 * np.linalg.norm(exact)
