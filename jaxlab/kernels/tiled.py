@@ -15,7 +15,8 @@ rows of the result in `gram`: an n x n Gram larger than one device's memory fits
 
 Each device gets ceil(n1 / devices) rows, padded to whole tiles by repeating the last row (the
 padding is cut from the result); `gram` on a mesh needs n1 divisible by the device count, so
-that its result is evenly row-sharded (an uneven `jax.Array` sharding does not exist). For the Gram of `x1` with itself (`x2=None`) the diagonal tiles are
+that its result is evenly row-sharded (an uneven `jax.Array` sharding does not exist). For the
+Gram of `x1` with itself (`x2=None`) the diagonal tiles are
 `kernel(x_tile)`, so they follow `kernel(x)`'s convention of an exactly zero self-distance:
 Laplace / Matern kernels take a square root of the squared distance, whose round-off would
 otherwise show on the diagonal (sqrt(eps), 3e-4 in float32).
@@ -130,7 +131,8 @@ def _row_blocks(block_fn, kernel, x_rows, x_cols, tile, first_row, symmetric):
     x_t, start = args
     k_t = kernel(x_t, x_cols)
     if symmetric:
-      k_t = jax.lax.dynamic_update_slice(k_t, kernel(x_t).astype(k_t.dtype), (jnp.zeros((), start.dtype), start))
+      corner = (jnp.zeros((), start.dtype), start)
+      k_t = jax.lax.dynamic_update_slice(k_t, kernel(x_t).astype(k_t.dtype), corner)
     return block_fn(k_t)
 
   out = jax.lax.map(one, (tiles, starts))
