@@ -12,9 +12,10 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlab.soups.memory import StepMemory
-from jaxlab.training import loop
+from jaxlab.training import guard, loop
 from jaxlab.training.steps import cross_entropy
 
 ApplyFn = Callable[[Any, jax.Array], jax.Array]
@@ -49,14 +50,35 @@ def coefficient_epoch(step, state, ingredients, val, batch_size: int, key: jax.A
                       epoch: int) -> tuple[Any, dict[str, float]]:
   """One pass of a coefficient optimiser's `step(state, ingredients, batch)` over val batches
   shuffled by `fold_in(key, epoch)` (the remainder is dropped); returns the state and the mean
-  of each metric."""
+  of each metric.
+
+  The shared finite-value guard (`jaxlab.training.guard`) runs once per pass, where the loop
+  syncs anyway: a non-finite batch loss, a loss above `guard.EXPLOSION * max(first loss of
+  the pass, 1)`, or a non-finite coefficient state raises `guard.NonFiniteError` naming the
+  step (counted from the first pass), so a diverged fit stops instead of returning a NaN soup.
+  """
   order = loop.epoch_permutation(key, epoch, len(val))
   metrics = []
   for idx in loop.batch_indices(len(val), batch_size, order):
     state, m = step(state, ingredients, {"x": val.x[idx], "y": val.y[idx]})
     metrics.append(m)
-  means = jax.device_get(jax.tree_util.tree_map(lambda *v: jnp.mean(jnp.stack(v)), *metrics))
-  return state, {name: float(v) for name, v in means.items()}
+  stacked = jax.device_get(jax.tree_util.tree_map(lambda *v: jnp.stack(v), *metrics))
+  _check_finite(stacked["loss"], state, epoch)
+  return state, {name: float(np.mean(v)) for name, v in stacked.items()}
+
+
+def _check_finite(losses: np.ndarray, state: Any, epoch: int) -> None:
+  """Raises `guard.NonFiniteError` if a loss of the pass (`(n,)`) is non-finite or exploded,
+  or if the coefficient state after it is non-finite."""
+  n, where = len(losses), f"soup coefficients, val pass {epoch + 1}"
+  steps = epoch * n + np.arange(n)
+  guard.check_values(losses, steps=steps, where=where)
+  exploded = np.asarray(losses) > guard.EXPLOSION * max(float(losses[0]), 1.0)
+  if exploded.any():
+    raise guard.NonFiniteError(int(steps[np.argmax(exploded)]), "exploding loss", where)
+  floats = [x for x in jax.tree_util.tree_leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
+  if not bool(guard.tree_sum_is_finite(floats)):
+    raise guard.NonFiniteError(int(steps[-1]), "parameter", where)
 
 
 def soup_loss(apply_fn: ApplyFn, params, batch, logit_scale=1.0

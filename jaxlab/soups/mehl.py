@@ -267,12 +267,15 @@ CENTRES = {c.name: c for c in (RUNNING, GLOBAL_MEAN)}
 
 class MehlSoup(NamedTuple):
   """Attributes: params (the soup), weights `(K, G)` effective weights (columns sum to 1),
-  history (one metrics dict per block), cost."""
+  history (one metrics dict per block), cost, direction_norms `(K, G)`: `||theta_k - o||`
+  per group when ingredient k's block was last built (an effective weight is a coefficient
+  divided by this norm when the directions are normalised)."""
 
   params: Any
   weights: np.ndarray
   history: list[dict[str, Any]]
   cost: SoupCost
+  direction_norms: np.ndarray
 
 
 def block_schedule(key: jax.Array, k: int, b: int, outer_epochs: int):
@@ -394,10 +397,12 @@ def mehl_soup(ingredients: Sequence[Any], apply_fn: ApplyFn, val: Split, *, bloc
   del key
   theta_bar, mean_cost = _global_mean(ingredients) if centre.global_mean else (None, SoupCost())
   soup, weights, buffer, history = None, None, combine.zeros_stack(like, b), []
+  direction_norms = np.zeros((k, steps.num_groups))
   for t, index, ids in block_schedule(order_key, k, b, outer_epochs):
     buffer, mask = load_block(steps.fill, buffer, ingredients, ids)
     block, norms, factors, w_anchor = init_block(steps, centre, buffer, mask, ids, k, soup,
                                                  weights, theta_bar)
+    direction_norms[np.asarray(ids)] = np.asarray(norms, np.float64)[:len(ids)]
     del buffer  # donated to the directions
     coefs, first, last = fit_block(steps, opt.init(block), block, val, batch_size,
                                    jax.random.fold_in(data_key, index), epochs)
@@ -411,7 +416,7 @@ def mehl_soup(ingredients: Sequence[Any], apply_fn: ApplyFn, val: Split, *, bloc
   soup = jax.block_until_ready(soup)
   wall_s = time.perf_counter() - t0 - mean_cost.compile_s
   return MehlSoup(soup, weights, history, _cost(steps, mean_cost, like, centre, wall_s, k, b,
-                                                epochs, outer_epochs))
+                                                epochs, outer_epochs), direction_norms)
 
 
 def _check_arguments(k: int, centre: str | Centre, block_size: int, batch_size: int,

@@ -3,12 +3,16 @@ Soup on a Single GPU: An Efficient Subspace Training Strategy*, ECCV 2024, arXiv
 against the model soups of Wortsman et al., ICML 2022, arXiv 2203.05482.
 
   from jaxlab.papers import mehl_soup
-  results = mehl_soup.run(mehl_soup.smoke(), "/tmp/soup")      # about a minute on a CPU
+  results = mehl_soup.run(mehl_soup.smoke(), "/tmp/soup")      # about a minute of CPU
+  results["methods"]["mehl_plus"]["diff_best"]                 # paired by seed: mean, se
   results["methods"]["mehl_plus"]["peak_bytes"]                # < Learned-Soup+'s
 
-Modules: `config` (`Config`, presets `default`, `smoke`, `cifar10`), `study` (`prepare`,
-`execute`, `STUDY`, `run`), `methods` (the soups as typed `Method` records), `ingredients` (the
-shared start and the K fine-tunes, resumable), `evaluation`, `memory_vs_k`, `plots`.
+Modules: `config` (`Config`, presets `default`, `smoke`, `ablation`, `cifar10`), `study`
+(`prepare`, `execute`, `STUDY`, `run`), `pipeline` (one seed: start, ingredients, soups,
+robustness), `methods` (the soups as typed `Method` records), `ingredients` (the shared start
+and the K fine-tunes, resumable), `robustness` (remove the top-k ingredients, rebuild),
+`summary` (the tables over seeds and the checks), `ablation` (the learning-rate x
+pre-training grid), `evaluation`, `memory_vs_k`, `plots`.
 
 Uses the soups core `jaxlab.soups` (`uniform`, `greedy`, `learned`, `mehl`, `ingredients`,
 `combine`, `memory`), `jaxlab.training.supervised.fit_classifier` (through the soups core),
@@ -16,9 +20,9 @@ Uses the soups core `jaxlab.soups` (`uniform`, `greedy`, `learned`, `mehl`, `ing
 `jaxlab.experiment`. Entry point: `python -m experiments.mehl_soup`.
 """
 
-from jaxlab.papers.mehl_soup.config import Config, cifar10, default, smoke
+from jaxlab.papers.mehl_soup.config import Ablation, Config, ablation, cifar10, default, smoke
 from jaxlab.papers.mehl_soup.methods import METHOD_NAMES, METHODS, Method
 from jaxlab.papers.mehl_soup.study import STUDY, prepare, run
 
-__all__ = ["Config", "METHODS", "METHOD_NAMES", "Method", "STUDY", "cifar10", "default",
-           "prepare", "run", "smoke"]
+__all__ = ["Ablation", "Config", "METHODS", "METHOD_NAMES", "Method", "STUDY", "ablation",
+           "cifar10", "default", "prepare", "run", "smoke"]

@@ -1,10 +1,10 @@
 """The study's ingredients: the shared start and K fine-tunes from it, each saved with its
-recipe in the workdir (`ingredients/start`, `ingredients/ingredient_000`, ...), so a resumed
-run reuses what a killed one finished.
+recipe in the workdir (`seed_0/ingredients/start`, `seed_0/ingredients/ingredient_000`, ...),
+so a resumed run reuses what a killed one finished.
 
-  start, info = make_start(config, inputs, start_key, build_model, wd)
-  infos = make_ingredients(config, store, start, inputs.labeled, recipe_key, evaluate,
-                           model.apply, wd)
+  start, info = make_start(config, ds.train, labeled, 10, start_key, build_model, path)
+  infos = make_ingredients(config, store, start, labeled, recipe_key, evaluate, model.apply,
+                           log)
 
 The training itself is the soups core (`jaxlab.soups.ingredients`: `shared_start`,
 `make_finetune`), which trains through `jaxlab.training.supervised.fit_classifier`.
@@ -21,26 +21,25 @@ from absl import logging
 
 from jaxlab import models
 from jaxlab.data.dataset import Split
-from jaxlab.experiment import Workdir, WorkdirError
-from jaxlab.experiment import progress
+from jaxlab.experiment import WorkdirError, progress
 from jaxlab.papers.mehl_soup.config import Config
 from jaxlab.papers.mehl_soup.evaluation import Evaluator
 from jaxlab.soups.ingredients import (Hyperparameters, IngredientStore, make_finetune,
                                       sample_hyperparameters, shared_start)
 from jaxlab.training import checkpoint as ckpt_lib
 
-START = os.path.join("ingredients", "start")
+LogFn = Callable[[dict[str, Any]], None]
 
 
 def make_start(config: Config, train: Split, labeled: Split, num_classes: int,
-               key: jax.Array, build_model: Callable[[int], Any], wd: Workdir):
-  """The shared start (pre-trained on `config.source_task`, head probed on `labeled`), read
-  back from `ingredients/start` if a previous run saved it. Returns `(params, info)`.
+               key: jax.Array, build_model: Callable[[int], Any], path: str):
+  """The shared start (pre-trained on `config.source_task` for `config.pretrain_epochs`, head
+  probed on `labeled`), read back from the checkpoint `path` if a previous run saved it.
+  Returns `(params, info)`.
 
   The pre-training recipe's seed is drawn from `fold_in(key, 1)` while `shared_start` splits
-  `key` itself: the pre-restructure derivation, kept so that the recorded numbers did not
-  change."""
-  path = wd.file(START)
+  `key` itself (into the backbone's and the head's initialisation and the probe's shuffling);
+  the two uses never meet."""
   model = build_model(num_classes)
   like = jax.eval_shape(lambda x: models.init(model, jax.random.key(0), x), labeled.x[:1])
   if os.path.isdir(path):
@@ -52,8 +51,9 @@ def make_start(config: Config, train: Split, labeled: Split, num_classes: int,
       learning_rate=config.pretrain_lr, weight_decay=1e-4, epochs=config.pretrain_epochs,
       shift=space.max_shift, noise_std=space.noise_std,
       seed=int(jax.random.randint(jax.random.fold_in(key, 1), (), 0, 2**31 - 1)))
+  source_task = config.source_task if config.pretrain_epochs > 0 else "none"
   params, info = shared_start(
-      build_model, train, labeled, num_classes=num_classes, source_task=config.source_task,
+      build_model, train, labeled, num_classes=num_classes, source_task=source_task,
       key=key, pretrain=pretrain, probe_epochs=config.probe_epochs, probe_lr=config.probe_lr,
       batch_size=config.batch_size, pad=space.max_shift)
   info = dict(info, wall_s=time.perf_counter() - t0)
@@ -63,10 +63,10 @@ def make_start(config: Config, train: Split, labeled: Split, num_classes: int,
 
 def make_ingredients(config: Config, store: IngredientStore, start: Any, labeled: Split,
                      key: jax.Array, evaluate: Evaluator, apply_fn: Callable[..., jax.Array],
-                     wd: Workdir) -> list[dict[str, Any]]:
+                     log: LogFn) -> list[dict[str, Any]]:
   """Fine-tunes the ingredients missing from `store` (recipe k from `fold_in(key, k)`, so
-  ingredient k's recipe does not depend on K) and logs one line per ingredient; returns every
-  ingredient's metadata (its recipe, val / test accuracy, train loss, wall time).
+  ingredient k's recipe does not depend on K), `log`s one record per ingredient and returns
+  every ingredient's metadata (its recipe, val / test accuracy, train loss, wall time).
 
   Raises:
     WorkdirError: a saved ingredient was made with another recipe (another config).
@@ -88,7 +88,7 @@ def make_ingredients(config: Config, store: IngredientStore, start: Any, labeled
       logging.info("ingredient %d/%d: lr=%.2g wd=%.2g epochs=%d val_acc=%.4f (%.1fs)", k + 1,
                    config.num_ingredients, hp.learning_rate, hp.weight_decay, hp.epochs,
                    info["val_acc"], info["wall_s"])
-    wd.log(k + 1, {"phase": "ingredient", "ingredient": k, **info})
+    log({"phase": "ingredient", "ingredient": k, **info})
     infos.append(info)
   return infos
 

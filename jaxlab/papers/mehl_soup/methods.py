@@ -8,7 +8,9 @@
 Every builder sees only val data (`SoupInputs`); test is touched once, by the study, after
 the soup is built. Builders: the best individual (val-picked) and the uniform and greedy soups
 (Wortsman et al., arXiv 2203.05482), Learned-Soup(+) (`jaxlab.soups.learned`) and MEHL-Soup(+)
-(`jaxlab.soups.mehl`, Li et al., arXiv 2407.03641).
+(`jaxlab.soups.mehl`, Li et al., arXiv 2407.03641), and MEHL-Soup+ with raw directions
+(`mehl_plus_raw`: theta_k - theta_bar un-normalised, the paper's formulation; the remedy for the
+reference code's large per-layer effective weights, see the README).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from jaxlab.soups.base import SoupCost
 
 LogFn = Callable[[int, dict[str, Any]], None]
 
-GREY, RED, BLUE = "#888888", "#d62728", "#1f77b4"
+GREY, RED, BLUE, ORANGE = "#888888", "#d62728", "#1f77b4", "#ff7f0e"
 
 
 class SoupInputs(NamedTuple):
@@ -73,6 +75,8 @@ class Method(NamedTuple):
     per_layer: the "+" variant: one coefficient per (ingredient, layer) instead of per
       ingredient.
     color: bar / line colour in the figures.
+    normalize: MEHL only: unit-norm directions per group (True), raw differences (False, the
+      paper's formulation), or None for the config's `normalize`.
   """
 
   name: str
@@ -80,6 +84,7 @@ class Method(NamedTuple):
   build: Callable[["Method", SoupInputs, jax.Array, LogFn], Soup]
   per_layer: bool = False
   color: str = GREY
+  normalize: bool | None = None
 
 
 def _best_individual(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> Soup:
@@ -120,21 +125,33 @@ def _learned(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> 
 
 def _mehl(method: Method, inputs: SoupInputs, key: jax.Array, log: LogFn) -> Soup:
   c = inputs.config
+  normalize = c.normalize if method.normalize is None else method.normalize
   soup = mehl.mehl_soup(inputs.store, inputs.apply_fn, inputs.val, block_size=c.block_size,
                         key=key, per_layer=method.per_layer, epochs=c.coef_epochs,
                         outer_epochs=c.outer_epochs, learning_rate=c.coef_lr,
-                        batch_size=c.coef_batch_size, centre=c.centre, normalize=c.normalize,
+                        batch_size=c.coef_batch_size, centre=c.centre, normalize=normalize,
                         clip_norm=c.clip_norm or None, log_fn=log)
-  return Soup(soup.params, soup.cost, weight_stats(soup.weights), {"weights": soup.weights})
+  extras = {**weight_stats(soup.weights), "normalize": normalize,
+            **per_group_weights(soup.weights, soup.direction_norms)}
+  return Soup(soup.params, soup.cost, extras, {"weights": soup.weights,
+                                               "direction_norms": soup.direction_norms})
 
 
 def weight_stats(weights: np.ndarray) -> dict[str, float]:
-  """Summary of `(K, G)` effective weights: negative fraction, range, and the largest
-  deviation of a column sum from 1."""
+  """Summary of `(K, G)` effective weights: negative fraction, range, the largest magnitude,
+  and the largest deviation of a column sum from 1."""
   w = np.asarray(weights, np.float64)
   return {"weights_negative_fraction": float(np.mean(w < 0)), "weights_min": float(w.min()),
-          "weights_max": float(w.max()),
+          "weights_max": float(w.max()), "weights_abs_max": float(np.abs(w).max()),
           "weights_column_sum_max_error": float(np.max(np.abs(w.sum(0) - 1.0)))}
+
+
+def per_group_weights(weights: np.ndarray, norms: np.ndarray) -> dict[str, list[float]]:
+  """Per coefficient group g (a layer for the "+" soups): the largest |effective weight|
+  over the K ingredients, and the median over them of `||theta_k - o||_g`, the norm of the
+  difference a unit direction divides by (`mehl.MehlSoup.direction_norms`)."""
+  return {"group_weights_abs_max": np.abs(weights).max(axis=0).tolist(),
+          "group_direction_norm_median": np.median(norms, axis=0).tolist()}
 
 
 METHODS = (
@@ -145,6 +162,7 @@ METHODS = (
     Method("mehl_plus", "MEHL+", _mehl, per_layer=True, color=RED),
     Method("learned", "Learned", _learned, per_layer=False, color=BLUE),
     Method("learned_plus", "Learned+", _learned, per_layer=True, color=BLUE),
+    Method("mehl_plus_raw", "MEHL+ raw", _mehl, per_layer=True, color=ORANGE, normalize=False),
 )
 METHOD_NAMES = tuple(m.name for m in METHODS)
 BY_NAME = {m.name: m for m in METHODS}

@@ -1,5 +1,9 @@
-"""The study's figures: plots/accuracy (test and val accuracy of every method) and
-plots/memory_vs_k (coefficient-learning memory of Learned-Soup+ and MEHL-Soup+ against K).
+"""The study's figures: plots/accuracy (every method's test accuracy per seed and its mean,
+with the best single model's mean as a line, and the paired differences against it),
+plots/memory_vs_k (coefficient-learning memory of Learned-Soup+ and MEHL-Soup+ against K),
+and for the ablation preset plots/ablation (each soup's paired difference against the best
+single model, and the premise, over the fine-tuning learning-rate ranges, one line per
+pre-training strength).
 
   plots(config, results, wd)          # called by the run skeleton after results.json
 """
@@ -19,30 +23,51 @@ from jaxlab.papers.mehl_soup.methods import BY_NAME, selected
 
 def plots(config: Config, results: dict[str, Any], wd: Workdir) -> None:
   del config
+  if "ablation" in results:
+    plot_ablation(results, wd)
+    return
   plot_accuracy(results, wd)
   plot_memory(results, wd)
 
 
 def plot_accuracy(results: dict[str, Any], wd: Workdir) -> str:
-  """Bars: test accuracy per method (val as a tick), the ingredients' mean test accuracy as a
-  dotted line."""
+  """Left: test accuracy of every method, one dot per seed and a bar at the mean, the best
+  single model's mean as a dashed line. Right: each soup minus the best single model, paired
+  by seed (dots), mean +- one standard error."""
   methods = selected(list(results["methods"]))
-  fig, ax = plotting.figure(1, 1, panel_size=(6.5, 3.8))
+  table = results["methods"]
+  fig, (ax, ax_d) = plotting.figure(1, 2, panel_size=(5.2, 3.8))
   x = np.arange(len(methods))
-  test = [results["methods"][m.name]["test_acc"] for m in methods]
-  val = [results["methods"][m.name]["val_acc"] for m in methods]
-  ax.bar(x, test, color=[m.color for m in methods], label="test")
-  ax.plot(x, val, "k_", markersize=18, mew=2, label="val")
-  mean_ingredient = results["ingredients"]["test_acc_mean"]
-  ax.axhline(mean_ingredient, color="0.5", ls=":", lw=1, label="ingredients, mean test")
-  lo = min(min(test), min(val), mean_ingredient)
-  ax.set(xticks=x, xticklabels=[m.label for m in methods], ylabel="accuracy",
-         ylim=(max(0.0, lo - 0.05), min(1.0, max(max(test), max(val)) + 0.02)),
-         title=f"K = {results['num_ingredients']} ingredients, b = {results['block_size']}")
-  for xi, t in zip(x, test):
-    ax.text(xi, t + 0.002, f"{t:.3f}", ha="center", va="bottom", fontsize=7)
-  ax.legend(fontsize=7, loc="lower right")
-  ax.grid(axis="y", alpha=0.3)
+  jitter = np.linspace(-0.15, 0.15, len(results["seeds"]))
+  for xi, m in zip(x, methods):
+    ax.bar(xi, table[m.name]["test_acc"], color=m.color, alpha=0.35, width=0.7)
+    ax.plot(xi + jitter, table[m.name]["test_per_seed"], "o", color=m.color, markersize=3)
+    ax.text(xi, table[m.name]["test_acc"] + 0.002, f"{table[m.name]['test_acc']:.3f}",
+            ha="center", va="bottom", fontsize=7)
+  values = [v for m in methods for v in table[m.name]["test_per_seed"]]
+  if "best_individual" in table:
+    ax.axhline(table["best_individual"]["test_acc"], color="k", ls="--", lw=1,
+               label="best single, mean")
+    ax.legend(fontsize=7, loc="lower right")
+  ax.set(xticks=x, xticklabels=[m.label for m in methods], ylabel="test accuracy",
+         ylim=(max(0.0, min(values) - 0.03), min(1.0, max(values) + 0.02)),
+         title=f"{len(results['seeds'])} seeds, K = {results['num_ingredients']}, "
+               f"b = {results['block_size']}")
+  ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+  soups = [m for m in methods if "diff_best" in table[m.name]]
+  for xi, m in enumerate(soups):
+    d = table[m.name]["diff_best"]
+    ax_d.plot(xi + jitter, np.asarray(d["per_seed"]) * 100, "o", color=m.color, markersize=3,
+              alpha=0.6)
+    ax_d.errorbar(xi, d["mean"] * 100, yerr=(d["se"] or 0) * 100, fmt="s", color=m.color,
+                  capsize=4, markersize=6)
+  ax_d.axhline(0, color="k", ls="--", lw=1)
+  ax_d.set(xticks=range(len(soups)), xticklabels=[m.label for m in soups],
+           ylabel="minus best single (points), paired by seed",
+           title="mean +- standard error over seeds")
+  ax_d.tick_params(axis="x", labelrotation=45, labelsize=7)
+  for a in (ax, ax_d):
+    a.grid(axis="y", alpha=0.3)
   return wd.save_figure(fig, "accuracy")
 
 
@@ -68,3 +93,35 @@ def plot_memory(results: dict[str, Any], wd: Workdir) -> str:
   ax.legend(fontsize=7)
   ax.grid(alpha=0.3, which="both")
   return wd.save_figure(fig, "memory_vs_k")
+
+
+def plot_ablation(results: dict[str, Any], wd: Workdir) -> str:
+  """One panel per soup (greedy, Learned+, MEHL+, uniform) and one for the premise: the
+  paired difference against the best single model (points, mean +- se over seeds) against
+  the top of the fine-tuning learning-rate range, one line per pre-training strength; the
+  premise panel shows the mean ingredient minus the start (val)."""
+  cells = results["ablation"]
+  strengths = sorted({c["pretrain_epochs"] for c in cells})
+  soups = [m for m in ("greedy", "learned_plus", "mehl_plus", "uniform")
+           if m in cells[0]["diff_best"]]
+  fig, axes = plotting.figure(1, len(soups) + 1, panel_size=(3.3, 3.2))
+  colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.85, len(strengths)))
+  for color, epochs in zip(colors, strengths):
+    row = sorted((c for c in cells if c["pretrain_epochs"] == epochs), key=lambda c: c["lr_max"])
+    lrs = [c["lr_max"] for c in row]
+    label = f"pre-train {epochs} ep" if epochs else "no pre-training"
+    for ax, name in zip(axes, soups):
+      mean = np.array([c["diff_best"][name]["mean"] for c in row]) * 100
+      se = np.array([c["diff_best"][name]["se"] or 0.0 for c in row]) * 100
+      ax.errorbar(lrs, mean, yerr=se, fmt="o-", color=color, capsize=3, label=label)
+    axes[-1].plot(lrs, [c["premise"]["gain_val"] * 100 for c in row], "o-", color=color,
+                  label=label)
+  for ax, name in zip(axes, soups):
+    ax.set(title=f"{BY_NAME[name].label} - best single", ylabel="points (test)")
+  axes[-1].set(title="premise: ingredients - start", ylabel="points (val)")
+  for ax in axes:
+    ax.axhline(0, color="k", ls="--", lw=1)
+    ax.set(xscale="log", xlabel="fine-tuning lr range top (range: top/10..top)")
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=7)
+  return wd.save_figure(fig, "ablation")

@@ -12,6 +12,7 @@ from experiments import common
 from jaxlab.data.config import DataConfig
 from jaxlab.experiment.config import ConfigError
 from jaxlab.papers import mehl_soup
+from jaxlab.papers.mehl_soup import config as config_lib
 from jaxlab.papers.mehl_soup import methods
 from jaxlab.soups.ingredients import SearchSpace
 
@@ -28,6 +29,11 @@ from jaxlab.soups.ingredients import SearchSpace
     (dict(coef_lr=0.0), "coef_lr"),
     (dict(memory_ks=(0, 8)), "memory_ks"),
     (dict(dataset=DataConfig(name="tweets")), "dataset.name"),
+    (dict(drop_top=(0, 31)), "drop_top"),
+    (dict(drop_top=(2, 2)), "drop_top"),
+    (dict(methods=("greedy", "uniform")), "drop_top"),
+    (dict(seeds=()), "seeds"),
+    (dict(seeds=(1, 1)), "seeds"),
 ])
 def test_config_errors_name_the_field(change, field):
   with pytest.raises(ConfigError) as e:
@@ -54,11 +60,22 @@ def test_presets_are_the_documented_studies(repo_root):
   assert default == mehl_soup.Config()  # the library defaults are the README's main job
   assert (default.num_ingredients, default.block_size, default.centre) == (32, 4, "global_mean")
   assert default.dataset == DataConfig(name="digits", image_size=16, input_noise=0.4)
-  assert default.search_space == SearchSpace()
+  assert default.search_space == SearchSpace(learning_rate=(3e-4, 3e-3), epochs=(4, 12),
+                                             max_shift=1)
+  assert (default.label_fraction, default.seeds) == (1.0, (0, 1, 2, 3, 4))
   assert default.methods == mehl_soup.METHOD_NAMES
+  assert default.drop_top == config_lib.drop_top_for(32) == (0, 2, 11, 21)
+  assert config_lib.drop_top_for(72) == (0, 2, 24, 48)
   smoke = mehl_soup.smoke()
   assert (smoke.num_ingredients, smoke.block_size, smoke.model.width) == (6, 2, 64)
   assert smoke.search_space.epochs == (1, 3) and smoke.source_task == "none"
+  assert smoke.seeds == (0, 1) and smoke.drop_top == (0, 2)
+  ablation = mehl_soup.ablation()
+  assert ablation.ablation.active and not default.ablation.active
+  assert ablation.drop_top == () and "mehl_plus" in ablation.methods
+  with pytest.raises(ConfigError) as e:
+    mehl_soup.Ablation(lr_max=(1e-3,))  # a grid needs both axes
+  assert e.value.field == "lr_max"
   # The README's paper-scale command: the cifar10 flagfile plus --data_dir.
   cifar = common.config_from_args(mehl_soup.STUDY, [
       f"--flagfile={os.path.join(repo_root, 'experiments/flags/mehl_soup_cifar10.flags')}",
@@ -79,8 +96,10 @@ def test_presets_are_the_documented_studies(repo_root):
 def test_methods_are_typed_records():
   names = [m.name for m in methods.METHODS]
   assert names == ["best_individual", "uniform", "greedy", "mehl", "mehl_plus", "learned",
-                   "learned_plus"]
-  assert {m.name for m in methods.METHODS if m.per_layer} == {"mehl_plus", "learned_plus"}
+                   "learned_plus", "mehl_plus_raw"]
+  assert {m.name for m in methods.METHODS if m.per_layer} == {"mehl_plus", "learned_plus",
+                                                              "mehl_plus_raw"}
+  assert methods.BY_NAME["mehl_plus_raw"].normalize is False  # the paper's raw directions
   assert len({m.label for m in methods.METHODS}) == len(names)
   assert methods.BY_NAME["mehl_plus"].build is methods.BY_NAME["mehl"].build
   # Selected methods run in the catalogue's order, whatever order the flag lists them in.
@@ -97,7 +116,10 @@ def test_weight_stats_summarise_the_effective_weights():
   w = np.array([[0.5, 1.5], [0.5, -0.5]])
   stats = methods.weight_stats(w)
   assert stats == {"weights_negative_fraction": 0.25, "weights_min": -0.5, "weights_max": 1.5,
-                   "weights_column_sum_max_error": 0.0}
+                   "weights_abs_max": 1.5, "weights_column_sum_max_error": 0.0}
+  per_group = methods.per_group_weights(w, np.array([[1.0, 4.0], [3.0, 2.0]]))
+  assert per_group == {"group_weights_abs_max": [0.5, 1.5],
+                       "group_direction_norm_median": [2.0, 3.0]}
 
 
 @pytest.mark.parametrize("change, field, words", [
