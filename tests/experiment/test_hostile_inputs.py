@@ -11,7 +11,7 @@ from jaxlab.experiment.config import ConfigError
     ("train_classifier", "--learning_rate=inf", "optim.learning_rate"),
     ("train_classifier", "--learning_rate=nan", "optim.learning_rate"),
     ("train_classifier", "--seed=-3", "seed"),
-    ("mehl_soup", "--seed=-3", "seed"),
+    ("mehl_soup", "--seeds=0,-3", "seeds"),
     ("charmer", "--seed=-3", "seed"),
     ("elle", "--data_seed=-1", "data_seed"),
     ("elle", "--seeds=0,-1", "seeds"),
