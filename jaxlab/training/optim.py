@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import optax
 
 from jaxlab.experiment.config import require, require_choice
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "cosine", "warmup_cosine", "triangular")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "triangular", "onecycle")
 
 
 def make_schedule(name: str, learning_rate: float, total_steps: int,
@@ -22,7 +23,9 @@ def make_schedule(name: str, learning_rate: float, total_steps: int,
 
   'constant'; 'cosine' (to 0); 'warmup_cosine' (linear warm-up over `warmup_fraction` of the
   steps, then cosine to 0); 'triangular' (one cycle: linear 0 -> lr over the first half, then
-  lr -> 0, the cyclic schedule of fast adversarial training).
+  lr -> 0, the cyclic schedule of fast adversarial training); 'onecycle' (PyTorch's
+  OneCycleLR with its defaults, `onecycle_schedule`: cosine from lr / 25 up to lr over the
+  first 30% of the steps, then cosine down to lr / 25e4; Smith & Topin, arXiv 1708.07120).
   """
   if total_steps < 1:
     raise ValueError(f"total_steps must be >= 1, got {total_steps}")
@@ -38,7 +41,39 @@ def make_schedule(name: str, learning_rate: float, total_steps: int,
     return optax.join_schedules(
         [optax.linear_schedule(0.0, learning_rate, half),
          optax.linear_schedule(learning_rate, 0.0, max(1, total_steps - half))], [half])
+  if name == "onecycle":
+    return onecycle_schedule(learning_rate, total_steps)
   raise ValueError(f"unknown schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}")
+
+
+def onecycle_schedule(learning_rate: float, total_steps: int, pct_start: float = 0.3,
+                      div_factor: float = 25.0, final_div_factor: float = 1e4) -> optax.Schedule:
+  """PyTorch's `OneCycleLR` (anneal 'cos', two phases; Smith & Topin, arXiv 1708.07120), step
+  for step: the rate rises from lr / div_factor to lr over steps [0, pct_start * total_steps
+  - 1], then falls to lr / div_factor / final_div_factor at step total_steps - 1 (the last step
+  taken), both halves cosine: lr(t) = end + (start - end) (1 + cos(pi f)) / 2, f the fraction
+  of the phase done; constant after the last step. float32 arithmetic (safe under strict dtype
+  promotion).
+
+  Not `optax.cosine_onecycle_schedule`: optax puts the peak at int(pct_start * total_steps)
+  and the floor at total_steps, one step later than PyTorch (whose last step runs at the
+  floor), so it differs from the reference at every step.
+  """
+  initial = learning_rate / div_factor
+  final = initial / final_div_factor
+  peak = pct_start * total_steps - 1.0       # PyTorch's float end of the first phase
+  last = total_steps - 1.0
+
+  def anneal(start, end, fraction):
+    # (1 + cos(pi f)) / 2 = cos(pi f / 2)^2, without cancellation near the floor.
+    return end + (start - end) * jnp.cos(0.5 * jnp.pi * jnp.clip(fraction, 0.0, 1.0)) ** 2
+
+  def schedule(step):
+    t = jnp.asarray(step).astype(jnp.float32)
+    rise = anneal(initial, learning_rate, t / peak if peak > 0 else jnp.ones_like(t))
+    return jnp.where(t <= peak, rise, anneal(learning_rate, final, (t - peak) / (last - peak)))
+
+  return schedule
 
 
 def make_optimizer(name: str, learning_rate: float | optax.Schedule, *, weight_decay: float = 0.0,
@@ -69,7 +104,7 @@ class OptimConfig:
   Attributes:
     optimizer: sgd, adam or adamw.
     learning_rate: peak learning rate.
-    schedule: constant, cosine, warmup_cosine or triangular.
+    schedule: constant, cosine, warmup_cosine, triangular or onecycle.
     weight_decay: weight decay (L2 for sgd/adam, decoupled for adamw).
     momentum: sgd momentum.
   """
