@@ -78,6 +78,8 @@ def test_estimate_equals_the_brute_force_maximum_in_d2(x64, d2_problems):
   np.testing.assert_allclose(attained, value, rtol=1e-12)
 
 
+@pytest.mark.slow  # the sanity gate's code runs in test_one_part_end_to_end; ascend in the
+# whole-study test
 def test_no_network_of_any_width_beats_the_single_atom(x64, d2_problems):
   """The identity: sup over ||theta||_P <= 1 of (1/n) sum eps_i f(x_i) is the single-atom
   maximum, for every width: random networks and networks trained by gradient ascent with the
