@@ -59,7 +59,7 @@ class SweepConfig:
   base_flagfile: str = ""
   grid: str = ""
   workers: int = 1
-  retries: int = 0
+  retries: int = 1
   runner: str = "local"
   ray_address: str = ""
   ray_cpus_per_point: float = 1.0

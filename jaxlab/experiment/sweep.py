@@ -187,7 +187,7 @@ class ProcessPoolRunner:
 
 
 def run_sweep(fn: Callable[[Point], Mapping[str, Any]], points: Sequence[Point], sweep_dir: str,
-              *, runner: Runner | None = None, retries: int = 0) -> list[dict[str, Any]]:
+              *, runner: Runner | None = None, retries: int = 1) -> list[dict[str, Any]]:
   """Runs `fn` on every point not yet finished in `sweep_dir`.
 
   Args:

@@ -40,7 +40,7 @@ def test_interrupted_sweep_resumes_without_rerunning(tmp_path):
   points = sweep.expand_grid({"x": [0, 1, 2, 3, 4]})
   out = str(tmp_path / "sweep")
   with pytest.raises(sweep.SweepError, match="1 of 5 points failed"):
-    sweep.run_sweep(lambda p: _square(p, str(calls), fail_on=2), points, out)
+    sweep.run_sweep(lambda p: _square(p, str(calls), fail_on=2), points, out, retries=0)
   assert sorted(sweep.finished(sweep.read_log(out))) == sorted(
       sweep.point_id(p) for p in points if p["x"] != 2)
   failed = sweep.read_log(out)[sweep.point_id({"x": 2})]
