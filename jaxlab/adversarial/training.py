@@ -36,7 +36,7 @@ adversarial points are constants for the parameter gradient (no gradient through
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -180,10 +180,13 @@ class ATState(NamedTuple):
   Attributes:
     step: `()` int32, steps taken (drives the eps warm-up).
     lam: the `lambda_schedule.LambdaState` of the regulariser weight.
+    model_state: a model's non-trainable collections (BatchNorm statistics), for losses
+      built with `train_apply_fn`; None otherwise.
   """
 
   step: jax.Array
   lam: lambda_schedule.LambdaState
+  model_state: Any = None
 
 
 def schedule(m: Method) -> lambda_schedule.LambdaSchedule:
@@ -207,48 +210,83 @@ def attack_step(m: Method, eps=None) -> attacks.AttackStep:
                              project_to_ball=m.project, box=m.box)
 
 
-def adversarial_loss(apply_fn, m: Method, loss=steps.cross_entropy):
+def adversarial_loss(apply_fn, m: Method, loss=steps.cross_entropy, *, train_apply_fn=None,
+                     train_mode_regularizer: bool = False):
   """The stateful loss `loss_fn(params, batch, key, at_state) -> (loss, (aux, at_state))` of
   method `m` for `make_train_step(..., stateful=True)` (`at_state`: an `ATState`).
 
   aux: 'adv_loss' and 'adv_accuracy' on the training points, 'eps' (the radius of this step),
   'lam' (the weight used in this step), and 'lin_err' (E_lin) or 'grad_cos' (GradAlign
   cosine) with their regularisers, plus 'lam_triggered' for ELLE-A.
+
+  A model with BatchNorm passes `train_apply_fn(variables, x) -> (logits, model_state)` (train
+  mode, statistics updated) and keeps its statistics in `at_state.model_state`: `params` are
+  then the trainable parameters, the variables are Flax's `{"params": params,
+  **model_state}`, the attack (and a regulariser) runs `apply_fn(variables, x)` in eval mode,
+  as the NAS-RobBench-201 recipe, and the loss is taken in train mode, whose new statistics
+  replace the old ones. With `train_mode_regularizer` the regulariser runs in train mode
+  instead (ELLE's reference code: the 3B triplet rows are normalised with their own batch
+  statistics), and its statistics are discarded (they never update the running ones).
   """
+  if train_mode_regularizer and train_apply_fn is None:
+    raise ValueError("train_mode_regularizer needs train_apply_fn (a model with BatchNorm)")
   sched = schedule(m)
+  reg_apply = apply_fn
+  if train_mode_regularizer:
+    reg_apply = lambda variables, z: train_apply_fn(variables, z)[0]  # noqa: E731
 
   def loss_fn(params, batch, key, at_state: ATState):
     x, y = batch["x"], batch["y"]
     eps = radius(m, at_state.step)
     attack_key, reg_key = jax.random.split(key)
+    model_state = at_state.model_state
+    if train_apply_fn is not None:
+      params = {"params": params, **model_state}  # eval-mode variables, differentiable
     delta, _ = attacks.perturb(apply_fn, params, x, y, attack_key, attack_step(m, eps), m.steps,
                                loss=loss)
-    logits = apply_fn(params, x + delta)
+    if train_apply_fn is None:
+      logits = apply_fn(params, x + delta)
+    else:
+      logits, model_state = train_apply_fn(params, x + delta)
     adv_loss = jnp.mean(loss(logits, y))
-    aux = {"adv_loss": adv_loss, "adv_accuracy": jnp.mean(jnp.argmax(logits, -1) == y),
+    correct = jnp.argmax(logits, -1).astype(y.dtype) == y
+    aux = {"adv_loss": adv_loss, "adv_accuracy": jnp.mean(correct),
            "eps": eps, "lam": at_state.lam.lam}
     total, lam_state = adv_loss, at_state.lam
     if m.penalty is not None:
-      reg, measured = m.penalty.penalty(linearity.example_losses(apply_fn, params, loss), x, y,
+      reg, measured = m.penalty.penalty(linearity.example_losses(reg_apply, params, loss), x, y,
                                         reg_key, eps, m.norm, m.box)
       aux[m.penalty.metric] = measured
       total = total + lam_state.lam * reg
       lam_state = sched.update(jax.lax.stop_gradient(reg), lam_state)
       if m.adaptive:
         aux["lam_triggered"] = lam_state.triggered.astype(adv_loss.dtype)
-    return total, (aux, ATState(at_state.step + 1, lam_state))
+    return total, (aux, ATState(at_state.step + 1, lam_state, model_state))
 
   return loss_fn
 
 
-def init_state(params, tx: optax.GradientTransformation, m: Method) -> steps.TrainState:
-  """A fresh `TrainState` whose `loss_state` is the initial `ATState` of `m`."""
+def init_state(params, tx: optax.GradientTransformation, m: Method, *,
+               model_state: Any = None) -> steps.TrainState:
+  """A fresh `TrainState` whose `loss_state` is the initial `ATState` of `m`; a model with
+  BatchNorm passes its trainable `params` and its other collections as `model_state`."""
   return steps.TrainState.create(
-      params, tx, loss_state=ATState(jnp.zeros((), jnp.int32), schedule(m).init()))
+      params, tx, loss_state=ATState(jnp.zeros((), jnp.int32), schedule(m).init(), model_state))
 
 
 def make_train_step(apply_fn, tx: optax.GradientTransformation, m: Method, *,
-                    loss=steps.cross_entropy, jit: bool = True):
+                    loss=steps.cross_entropy, jit: bool = True, train_apply_fn=None,
+                    train_mode_regularizer: bool = False):
   """`train_step(state, batch, key) -> (state, metrics)` of method `m`: the foundation's
-  `steps.make_train_step` on `adversarial_loss` (one gradient, one optimiser update)."""
-  return steps.make_train_step(adversarial_loss(apply_fn, m, loss), tx, jit=jit, stateful=True)
+  `steps.make_train_step` on `adversarial_loss` (one gradient, one optimiser update);
+  `train_apply_fn` and `train_mode_regularizer` as there (BatchNorm)."""
+  return steps.make_train_step(adversarial_loss(apply_fn, m, loss,
+                                                train_apply_fn=train_apply_fn,
+                                                train_mode_regularizer=train_mode_regularizer),
+                               tx, jit=jit, stateful=True)
+
+
+def variables(state: steps.TrainState) -> dict[str, Any]:
+  """Flax variables `{"params", **model_state}` of a state from `init_state(...,
+  model_state=...)`: what the eval-mode `apply_fn` of a BatchNorm model takes."""
+  return {"params": state.params, **state.loss_state.model_state}
