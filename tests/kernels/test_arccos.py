@@ -53,7 +53,8 @@ def test_equals_the_stax_relu_nngp_up_to_scale(x64):
   x1 = 1.3 * two_layer.with_bias_coordinate(_unit(jax.random.key(3), 9, 4))
   x2 = two_layer.with_bias_coordinate(_unit(jax.random.key(4), 5, 4))
   w_std = 1.5
-  kernel_fn = stax.serial(stax.Dense(1, W_std=w_std), stax.Relu())[2]
+  kernel_fn = jax.jit(stax.serial(stax.Dense(1, W_std=w_std), stax.Relu())[2],
+                      static_argnums=2)
   scale = 2 * x1.shape[1] / w_std**2
   k = arccos.arc_cosine()
   np.testing.assert_allclose(k(x1), scale * kernel_fn(x1, None, "nngp"), rtol=1e-12,
