@@ -5,18 +5,20 @@ arXiv 2401.11618.
   from jaxlab.papers import elle
   results = elle.run(elle.smoke(), "/tmp/elle")      # FGSM, ELLE-A, PGD-10 AT at eps 0.2
   results = elle.run(elle.default(), "runs/elle")    # the README's study (20 runs)
+  config = elle.cifar10()                             # the reference recipe (GPU; data_dir)
 
-Modules: `config` (`Config`, the presets `default` / `smoke`), `methods` (the methods as
+Modules: `config` (`Config`, the presets `default` / `smoke` / `cifar10`), `methods` (the methods as
 typed records over the core's presets), `runs` (one run: train, per-epoch probes, final
 evaluation), `summary` (per-cell summary, step-cost ratios, checks), `study` (`prepare`,
 `execute`, `STUDY`, `run`), `plots`.
 
 Uses the adversarial core `jaxlab.adversarial` (`attacks`, `linearity`, `lambda_schedule`,
 `training`, `evaluation`), `jaxlab.training` (`loop.fit`, `OptimConfig`), `jaxlab.data`
-(`DataConfig`), `jaxlab.models` (`ModelConfig`) and the skeleton `jaxlab.experiment`.
+(`DataConfig`), `jaxlab.models` (`ModelConfig`, the
+PreActResNet with `model_state`) and the skeleton `jaxlab.experiment`.
 """
 
-from jaxlab.papers.elle.config import Config, default, smoke
+from jaxlab.papers.elle.config import Config, cifar10, default, smoke
 from jaxlab.papers.elle.study import STUDY, prepare, run
 
-__all__ = ["Config", "STUDY", "default", "prepare", "run", "smoke"]
+__all__ = ["Config", "STUDY", "cifar10", "default", "prepare", "run", "smoke"]

@@ -1,7 +1,8 @@
 """Configs of the ELLE study: methods x eps x seeds of adversarial training on digits.
 
   config = default()                       # the README's study (experiments/flags/elle.flags)
-  config = smoke()                         # FGSM, ELLE-A and PGD-10 AT at eps 0.2, one seed
+  config = smoke()                         # FGSM, ELLE-A and PGD-10 AT at eps 0.3, one seed, 8x8
+  config = cifar10()                       # the reference recipe: PreActResNet-18 on CIFAR-10 (GPU)
   config = dataclasses.replace(default(), eps=(0.3, 0.2, 0.1), seeds=(0, 1, 2, 3, 4))
 
 The field defaults of `Config` are the default study, so `Config()` == `default()`.
@@ -51,6 +52,8 @@ class RegularizerConfig:
 
   Attributes:
     elle_lambda: ELLE's constant lambda.
+    elle_lambdas: ELLE's lambda per radius, one per `Config.eps` in the same order (the
+      reference scripts set it by eps); empty: `elle_lambda` at every radius.
     elle_a_lambda_max: lambda_max of ELLE-A and N-FGSM+ELLE-A.
     gradalign_lambda: GradAlign's constant lambda.
     decay: ELLE-A's decay of lambda per step without a trigger.
@@ -59,6 +62,7 @@ class RegularizerConfig:
   """
 
   elle_lambda: float = 5000.0
+  elle_lambdas: tuple[float, ...] = ()
   elle_a_lambda_max: float = 5000.0
   gradalign_lambda: float = 2.0
   decay: float = 0.99
@@ -68,6 +72,8 @@ class RegularizerConfig:
   def __post_init__(self):
     for name in ("elle_lambda", "elle_a_lambda_max", "gradalign_lambda", "window"):
       require(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
+    require(all(v >= 0 for v in self.elle_lambdas), "elle_lambdas",
+            f"must be >= 0, got {self.elle_lambdas}")
     require(0 <= self.decay <= 1, "decay", f"must be in [0, 1], got {self.decay}")
 
 
@@ -102,16 +108,22 @@ class EvaluationConfig:
     restarts: random restarts of the final PGD (the reported pgd_acc is PGD-steps-restarts).
     step_scale: step of the final PGD in units of eps.
     short_steps: steps of the weaker PGD of the gradient-masking check.
+    apgd_iters: iterations of APGD-CE and APGD-T (AutoAttack's gradient attacks,
+      `evaluation.autoattack_gradient`, one restart each); 0 = not run.
+    apgd_targets: target classes of APGD-T.
   """
 
   steps: int = 50
   restarts: int = 2
   step_scale: float = 0.25
   short_steps: int = 10
+  apgd_iters: int = 0
+  apgd_targets: int = 9
 
   def __post_init__(self):
-    _at_least_one(self, ("steps", "restarts", "short_steps"))
+    _at_least_one(self, ("steps", "restarts", "short_steps", "apgd_targets"))
     _positive(self, ("step_scale",))
+    require(self.apgd_iters >= 0, "apgd_iters", f"must be >= 0, got {self.apgd_iters}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,13 +133,16 @@ class COConfig:
   Attributes:
     max_pgd_acc: CO: the final PGD accuracy is below this ...
     min_fgsm_acc: ... while the last epoch's FGSM training accuracy is at least this.
+    collapse_acc: a run whose final clean accuracy is at most this has collapsed to a (near)
+      constant classifier (chance on 10 classes: 0.1); reported per run, apart from CO.
   """
 
   max_pgd_acc: float = 0.05
   min_fgsm_acc: float = 0.5
+  collapse_acc: float = 0.15
 
   def __post_init__(self):
-    for name in ("max_pgd_acc", "min_fgsm_acc"):
+    for name in ("max_pgd_acc", "min_fgsm_acc", "collapse_acc"):
       require(0 <= getattr(self, name) <= 1, name, "must be in [0, 1]")
 
 
@@ -143,12 +158,15 @@ class Config:
     data_seed: seed of the fixed train / val / test split.
     norm: threat model, linf or l2.
     dataset: the data (digits resized to 32x32).
-    model: the classifier (a one-conv CNN).
+    model: the classifier (a one-conv CNN; `--model=preact_resnet --depth=10 --width=8` is the
+      small PreActResNet with BatchNorm).
     optim: the optimiser (SGD with a triangular, 0 -> peak -> 0, learning rate).
     num_epochs: training epochs.
     batch_size: training batch size.
     eps_warmup_epochs: ramp the training radius linearly up to eps over this many epochs
       (0 = full eps from the first step).
+    augment: random crop (zero padding 4) and horizontal flip of every training batch (the
+      CIFAR-10 recipe).
     clip_train: clip training attack points and ELLE triplets to [0, 1] (the evaluation
       attacks always clip; False is the reference CIFAR code, which does not).
     pgd: the attack of PGD adversarial training.
@@ -171,6 +189,7 @@ class Config:
   num_epochs: int = 20
   batch_size: int = 64
   eps_warmup_epochs: int = 6
+  augment: bool = False
   clip_train: bool = True
   pgd: PGDTrainingConfig = PGDTrainingConfig()
   regularizer: RegularizerConfig = RegularizerConfig()
@@ -191,6 +210,9 @@ class Config:
             f"give distinct seeds, got {self.seeds}")
     require_choice(self.norm, "norm", attacks.NORMS)
     _at_least_one(self, ("num_epochs", "batch_size", "workers"))
+    require(not self.regularizer.elle_lambdas
+            or len(self.regularizer.elle_lambdas) == len(self.eps), "regularizer.elle_lambdas",
+            f"give one lambda per radius ({len(self.eps)}), got {self.regularizer.elle_lambdas}")
     require(0 <= self.eps_warmup_epochs <= self.num_epochs, "eps_warmup_epochs",
             f"must be <= num_epochs ({self.num_epochs}), got {self.eps_warmup_epochs}")
 
@@ -212,3 +234,24 @@ def smoke() -> Config:
   return dataclasses.replace(
       default(), methods=("fgsm", "elle_a", "pgd"), eps=(0.2,), seeds=(0,),
       evaluation=EvaluationConfig(steps=20, restarts=1, short_steps=5))
+
+
+def cifar10() -> Config:
+  """The reference CIFAR-10 recipe (LIONS-EPFL/ELLE scripts, arXiv 2401.11618), GPU work:
+  PreActResNet-18 (BatchNorm, no input normalisation) on CIFAR-10 read by
+  tensorflow-datasets (`--data_dir`), random crop (pad 4) and flip, 30 epochs of batch 128,
+  SGD (momentum 0.9, wd 5e-4, one update per batch) with the cyclic LR 0 -> 0.2 -> 0 peaking
+  at half of the steps, eps 8/255 and 16/255 with the FGSM step eps and unclipped training
+  points, FGSM / ELLE (lambda 1000 at 8/255, 5000 at 16/255) / ELLE-A (lambda_max 4000,
+  decay 0.99, 2 std, whole-run history) / PGD-10 AT, seed 1; per epoch PGD-20 (step eps/8)
+  on 1024 test images; final PGD-50-10 (step eps/4) and APGD-CE + APGD-T (100 iterations)."""
+  return dataclasses.replace(
+      default(), methods=("fgsm", "elle", "elle_a", "pgd"), eps=(8 / 255, 16 / 255), seeds=(1,),
+      dataset=DataConfig(name="tfds:cifar10", data_dir="~/tensorflow_datasets"),
+      model=ModelConfig(name="preact_resnet", width=64, depth=18),
+      optim=OptimConfig(optimizer="sgd", learning_rate=0.2, schedule="triangular",
+                        weight_decay=5e-4, momentum=0.9),
+      num_epochs=30, batch_size=128, eps_warmup_epochs=0, augment=True, clip_train=False,
+      regularizer=RegularizerConfig(elle_lambdas=(1000.0, 5000.0), elle_a_lambda_max=4000.0),
+      curves=CurvesConfig(examples=1024, pgd_steps=20, pgd_step_scale=0.125, probe_examples=128),
+      evaluation=EvaluationConfig(steps=50, restarts=10, apgd_iters=100))

@@ -9,7 +9,7 @@
 | fgsm, rs_fgsm, n_fgsm | the attack alone | - |
 | pgd | PGD-k AT | `pgd.steps`, `pgd.step_scale` |
 | gradalign | FGSM + GradAlign | `regularizer.gradalign_lambda` |
-| elle | FGSM + ELLE, constant lambda | `regularizer.elle_lambda` |
+| elle | FGSM + ELLE, constant lambda | `regularizer.elle_lambda` (or `elle_lambdas` by eps) |
 | elle_a, n_fgsm_elle_a | FGSM / N-FGSM + ELLE-A | `regularizer.elle_a_lambda_max` |
 
 Every method also takes the threat model (`norm`), the clipping of training points
@@ -30,31 +30,38 @@ class StudyMethod(NamedTuple):
 
   Attributes:
     name: the core preset (`training.PRESETS`) and the value in `Config.methods`.
-    options: `config -> {Method field: value}`, the knobs this method takes from the config.
+    options: `(config, eps) -> {Method field: value}`, the knobs this method takes from the
+      config at radius eps.
   """
 
   name: str
-  options: Callable[[Config], dict[str, Any]]
+  options: Callable[[Config, float], dict[str, Any]]
 
 
-def _none(config: Config) -> dict[str, Any]:
-  del config
+def _none(config: Config, eps: float) -> dict[str, Any]:
+  del config, eps
   return {}
 
 
-def _pgd(config: Config) -> dict[str, Any]:
+def _pgd(config: Config, eps: float) -> dict[str, Any]:
+  del eps
   return {"steps": config.pgd.steps, "step_scale": config.pgd.step_scale}
 
 
-def _gradalign(config: Config) -> dict[str, Any]:
+def _gradalign(config: Config, eps: float) -> dict[str, Any]:
+  del eps
   return {"lam": config.regularizer.gradalign_lambda}
 
 
-def _elle(config: Config) -> dict[str, Any]:
-  return {"lam": config.regularizer.elle_lambda}
+def _elle(config: Config, eps: float) -> dict[str, Any]:
+  reg = config.regularizer
+  if not reg.elle_lambdas:
+    return {"lam": reg.elle_lambda}
+  return {"lam": dict(zip(config.eps, reg.elle_lambdas))[eps]}
 
 
-def _elle_a(config: Config) -> dict[str, Any]:
+def _elle_a(config: Config, eps: float) -> dict[str, Any]:
+  del eps
   return {"lam": config.regularizer.elle_a_lambda_max}
 
 
@@ -73,7 +80,7 @@ def build(config: Config, name: str, eps: float, steps_per_epoch: int) -> traini
   common = dict(norm=config.norm, box=attacks.DATA_RANGE if config.clip_train else None,
                 decay=reg.decay, num_std=reg.num_std, window=reg.window,
                 eps_warmup_steps=config.eps_warmup_epochs * steps_per_epoch)
-  return training.method(name, float(eps), **common, **BY_NAME[name].options(config))
+  return training.method(name, float(eps), **common, **BY_NAME[name].options(config, float(eps)))
 
 
 def uses_elle(name: str) -> bool:

@@ -27,7 +27,7 @@ from jaxlab.experiment import run as run_study
 from jaxlab.experiment.config import require
 from jaxlab.models import config as model_config
 from jaxlab.papers.elle import plots, runs as runs_lib, summary as summary_lib
-from jaxlab.papers.elle.config import Config, default, smoke
+from jaxlab.papers.elle.config import Config, cifar10, default, smoke
 
 
 class Inputs(NamedTuple):
@@ -113,7 +113,8 @@ def execute(config: Config, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
   }
 
 
-STUDY = Study(name="elle", presets={"default": default, "smoke": smoke}, prepare=prepare,
+STUDY = Study(name="elle", presets={"default": default, "smoke": smoke, "cifar10": cifar10},
+              prepare=prepare,
               execute=execute, plots=plots.plots, resumable=True)
 
 

@@ -24,7 +24,8 @@ def eps_key(eps: float) -> str:
 
 def summarize(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
   """`{method: {eps: {pgd_acc_mean, pgd_acc_std, clean_acc_mean, best_pgd_acc_mean,
-  fgsm_train_acc_mean, lin_err_mean (final epoch), co_rate, n}}}` over the seeds."""
+  fgsm_train_acc_mean, lin_err_mean (final epoch), co_rate, collapse_rate, apgd_acc_mean
+  (None when APGD was not run), n}}}` over the seeds."""
   summary: dict[str, Any] = {}
   for name in config.methods:
     summary[name] = {}
@@ -37,8 +38,14 @@ def summarize(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
           "best_pgd_acc_mean": float(np.mean([r["best_pgd_acc"] for r in cell])),
           "fgsm_train_acc_mean": float(np.mean([r["final_fgsm_train_acc"] for r in cell])),
           "lin_err_mean": float(np.mean([r["final_lin_err"] for r in cell])),
-          "co_rate": float(np.mean([r["co"] for r in cell])), "n": len(cell)}
+          "co_rate": float(np.mean([r["co"] for r in cell])),
+          "collapse_rate": float(np.mean([r.get("collapsed", False) for r in cell])),
+          "apgd_acc_mean": _mean_or_none([r.get("apgd_acc") for r in cell]), "n": len(cell)}
   return summary
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+  return None if any(v is None for v in values) else float(np.mean(values))
 
 
 def step_cost_ratios(config: Config, runs: list[dict[str, Any]]) -> dict[str, float | None]:
