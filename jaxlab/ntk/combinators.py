@@ -1,21 +1,31 @@
-"""Combinators: `serial`, `parallel`, `FanOut`, `FanInSum` (NT's `stax` semantics).
+"""Combinators: `serial`, `parallel`, `repeat` (NT's `stax` semantics).
 
   from jaxlab.ntk import stax
   block = stax.serial(stax.FanOut(2),
                       stax.parallel(stax.serial(stax.Relu(), stax.Dense(64)), stax.Identity()),
                       stax.FanInSum())                       # x + Dense(Relu(x))
-  init_fn, apply_fn, kernel_fn = stax.serial(stax.Dense(64), block, stax.Relu(), stax.Dense(1))
+  init_fn, apply_fn, kernel_fn = stax.serial(stax.Dense(64), stax.repeat(block, 4),
+                                             stax.Relu(), stax.Dense(1))
 
-`FanInSum` adds the branches' kernels: the branches must all be mean-zero Gaussian (end in an
-affine layer or be the identity of one), so their cross-covariances vanish in the limit.
+`parallel` takes and returns lists (nested lists work: `parallel(parallel(a, b), c)` takes
+`[[xa, xb], xc]`); `apply_fn(params, x, rng=key)` splits `rng` over the layers (Dropout).
 """
 
 from __future__ import annotations
 
+import functools
+
 import jax
 
-from jaxlab.ntk.kernel import (Covariances, check_shapes_equal, diagonal_spatial_ok,
-                               layer_kernel_fn, transform_of)
+from jaxlab.ntk.kernel import Requirements, layer_kernel_fn, requirements_of, transform_of
+
+
+def _split_rng(kwargs: dict, n: int) -> list[dict]:
+  """Per-layer kwargs: `rng` split into n keys (as jax.example_libraries.stax does)."""
+  rng = kwargs.get("rng")
+  if rng is None:
+    return [kwargs] * n
+  return [dict(kwargs, rng=k) for k in jax.random.split(rng, n)]
 
 
 def serial(*layers):
@@ -24,6 +34,7 @@ def serial(*layers):
     raise ValueError("serial needs at least one layer")
   init_fns, apply_fns, kernel_fns = zip(*layers)
   transforms = [transform_of(k) for k in kernel_fns]
+  reqs = functools.reduce(Requirements.then, map(requirements_of, kernel_fns))
 
   def init_fn(rng, input_shape):
     params = []
@@ -33,8 +44,8 @@ def serial(*layers):
     return input_shape, tuple(params)
 
   def apply_fn(params, inputs, **kwargs):
-    for apply, p in zip(apply_fns, params):
-      inputs = apply(p, inputs, **kwargs)
+    for apply, p, kw in zip(apply_fns, params, _split_rng(kwargs, len(apply_fns))):
+      inputs = apply(p, inputs, **kw)
     return inputs
 
   def transform(c):
@@ -42,8 +53,7 @@ def serial(*layers):
       c = t(c)
     return c
 
-  return init_fn, apply_fn, layer_kernel_fn(transform, diagonal_spatial_ok(kernel_fns),
-                                            "serial")
+  return init_fn, apply_fn, layer_kernel_fn(transform, reqs, "serial")
 
 
 def parallel(*layers):
@@ -52,6 +62,7 @@ def parallel(*layers):
     raise ValueError("parallel needs at least one layer")
   init_fns, apply_fns, kernel_fns = zip(*layers)
   transforms = [transform_of(k) for k in kernel_fns]
+  reqs = functools.reduce(Requirements.both, map(requirements_of, kernel_fns))
 
   def _check(seq, name):
     if not isinstance(seq, (list, tuple)) or len(seq) != len(layers):
@@ -66,50 +77,49 @@ def parallel(*layers):
 
   def apply_fn(params, inputs, **kwargs):
     _check(inputs, "inputs")
-    return type(inputs)(apply(p, x, **kwargs) for apply, p, x in zip(apply_fns, params, inputs))
+    return type(inputs)(apply(p, x, **kw) for apply, p, x, kw in
+                        zip(apply_fns, params, inputs, _split_rng(kwargs, len(layers))))
 
   def transform(cs):
     _check(cs, "kernels")
     return type(cs)(t(c) for t, c in zip(transforms, cs))
 
-  return init_fn, apply_fn, layer_kernel_fn(transform, diagonal_spatial_ok(kernel_fns),
-                                            "parallel")
+  return init_fn, apply_fn, layer_kernel_fn(transform, reqs, "parallel")
 
 
-def FanOut(num: int):
-  """`num` copies of the input (a list), e.g. for residual branches."""
+def repeat(layer, n: int):
+  """`layer` composed `n` times, its parameters stacked and applied in a `lax.scan` (fast
+  compilation for deep networks). The layer must keep its input shape. The kernel is the
+  n-fold composition (also correct for layers that flip `is_reversed`, e.g. one Conv)."""
+  if not isinstance(n, int) or n < 0:
+    raise ValueError(f"repeat: n must be a non-negative int, got {n!r}")
+  init_fn, apply_fn, kernel_fn = layer
+  t = transform_of(kernel_fn)
+  reqs = requirements_of(kernel_fn)
+  for _ in range(n - 1):
+    reqs = reqs.then(requirements_of(kernel_fn))
 
-  def init_fn(rng, input_shape):
-    del rng
-    return [input_shape] * num, ()
+  def init_fn_repeat(rng, input_shape):
+    out_shape, _ = init_fn(rng, input_shape)
+    if tuple(out_shape) != tuple(input_shape):
+      raise ValueError(f"repeat: the layer maps shape {input_shape} to {out_shape}; it must "
+                       f"keep the shape (use serial(*[layer] * n) instead)")
 
-  def apply_fn(params, inputs, **kwargs):
-    del params, kwargs
-    return [inputs] * num
+    def step(key, _):
+      key, layer_key = jax.random.split(key)
+      return key, init_fn(layer_key, input_shape)[1]
 
-  return init_fn, apply_fn, layer_kernel_fn(lambda c: [c] * num, True, "FanOut")
+    _, params = jax.lax.scan(step, rng, None, n)
+    return out_shape, params
 
+  def apply_fn_repeat(params, inputs, **kwargs):
+    def step(x, p):
+      return apply_fn(p, x, **kwargs), None
+    return jax.lax.scan(step, inputs, params, n)[0]
 
-def FanInSum():
-  """Sum of a list of inputs; the kernels add (all branches must be Gaussian)."""
+  def transform(c):
+    for _ in range(n):
+      c = t(c)
+    return c
 
-  def init_fn(rng, input_shapes):
-    del rng
-    return input_shapes[0], ()
-
-  def apply_fn(params, inputs, **kwargs):
-    del params, kwargs
-    return sum(inputs[1:], inputs[0])
-
-  def transform(cs) -> Covariances:
-    cs = list(cs)
-    check_shapes_equal(cs, "FanInSum")
-    if len(cs) > 1 and not all(c.is_gaussian for c in cs):
-      raise NotImplementedError(
-          f"FanInSum is only implemented when every branch is mean-zero Gaussian (ends in an "
-          f"affine layer); got is_gaussian={[c.is_gaussian for c in cs]}")
-    add = lambda ms: None if ms[0] is None else sum(ms[1:], ms[0])
-    return cs[0].replace(nngp=add([c.nngp for c in cs]), ntk=add([c.ntk for c in cs]),
-                         cov1=add([c.cov1 for c in cs]), cov2=add([c.cov2 for c in cs]))
-
-  return init_fn, apply_fn, layer_kernel_fn(transform, True, "FanInSum")
+  return init_fn_repeat, apply_fn_repeat, layer_kernel_fn(transform, reqs, "repeat")

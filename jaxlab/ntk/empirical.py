@@ -32,7 +32,6 @@ any of these kernel functions so an N x N kernel never needs all Jacobians at on
 
 from __future__ import annotations
 
-import collections
 import enum
 import math
 from typing import Any, Callable, NamedTuple, Sequence
@@ -40,6 +39,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 from jax import tree_util
+
+from jaxlab.ntk.kernel import namedtuple_type
 
 Axes = int | Sequence[int]
 PyTree = Any
@@ -123,15 +124,18 @@ def _kernel_subscripts(ndim: int, extra: int, trace, diag):
 def _contract(a: jax.Array, b: jax.Array, ndim: int, trace, diag) -> jax.Array:
   """sum over trailing (parameter) axes of a (x) b in the kernel layout, traced axes averaged."""
   s1, s2, out = _kernel_subscripts(ndim, a.ndim - ndim, trace, diag)
-  size = math.prod(a.shape[i] for i in trace)
-  return jnp.einsum(a, s1, b, s2, out) / size
+  return _mean_over(jnp.einsum(a, s1, b, s2, out), math.prod(a.shape[i] for i in trace))
+
+
+def _mean_over(k: jax.Array, size: int) -> jax.Array:
+  """`k / size`; an empty traced axis gives NaN (0 / 0), as in neural-tangents."""
+  return k / jnp.asarray(size, k.dtype)
 
 
 def _trace_and_diagonal(k: jax.Array, ndim: int, trace, diag) -> jax.Array:
   """Full kernel `f(x1).shape + f(x2).shape` -> NT layout with traces and diagonals taken."""
   s1, s2, out = _kernel_subscripts(ndim, 0, trace, diag)
-  size = math.prod(k.shape[i] for i in trace)
-  return jnp.einsum(k, s1 + s2, out) / size
+  return _mean_over(jnp.einsum(k, s1 + s2, out), math.prod(k.shape[i] for i in trace))
 
 
 def kernel_shape(shape1, shape2, trace_axes: Axes = (-1,), diagonal_axes: Axes = ()):
@@ -159,11 +163,15 @@ def _vmap_axes(vmap_axes) -> _VmapAxes | None:
     return None
   if isinstance(vmap_axes, tuple) and len(vmap_axes) == 3:
     x_axes, fx_axes, kw_axes = vmap_axes
-  elif isinstance(vmap_axes, int):
+  elif all(isinstance(a, int) for a in tree_util.tree_leaves(vmap_axes)) and (
+      tree_util.tree_leaves(vmap_axes)):
+    # NT: anything but a triple is both the inputs' and the outputs' axes (a pytree of ints
+    # matching both, e.g. (0, 0) for a pair of inputs and a pair of outputs).
     x_axes, fx_axes, kw_axes = vmap_axes, vmap_axes, {}
   else:
-    raise ValueError(f"vmap_axes must be None, an int, or a triple (in_axes, out_axes, "
-                     f"kwargs_axes), got {vmap_axes!r}")
+    raise ValueError(f"vmap_axes must be None, an int (or a pytree of ints for both inputs "
+                     f"and outputs), or a triple (in_axes, out_axes, kwargs_axes), got "
+                     f"{vmap_axes!r}")
   return _VmapAxes(x_axes, fx_axes, dict(kw_axes or {}))
 
 
@@ -267,6 +275,8 @@ def _full_block(fa, fb, params):
     return jax.jvp(fa, (params,), vjp_b(cotangent))[1]
 
   size_b = math.prod(out_b.shape)
+  if size_b == 0 or math.prod(out_a.shape) == 0:
+    return jnp.zeros(out_a.shape + out_b.shape, out_a.dtype)
   basis = jnp.eye(size_b, dtype=out_b.dtype).reshape((size_b,) + out_b.shape)
   cols = jax.vmap(column)(basis).reshape(size_b, -1)
   return cols.T.reshape(out_a.shape + out_b.shape)
@@ -460,7 +470,7 @@ def empirical_kernel_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axe
     out = {g: fns[g](x1, x2, params, **apply_fn_kwargs) for g in names}
     if single:
       return out[names[0]]
-    return collections.namedtuple("EmpiricalKernel", names)(**out)
+    return namedtuple_type("EmpiricalKernel", names)(**out)
 
   return kernel_fn
 
@@ -491,3 +501,27 @@ def linearize(f: ApplyFn, params) -> ApplyFn:
     return tree_util.tree_map(jnp.add, out, tangent)
 
   return f_lin
+
+
+def taylor_expand(f: ApplyFn, params, degree: int) -> ApplyFn:
+  """Taylor expansion of `f` in its parameters around `params` to order `degree`:
+  `f_tayl(p, x) = sum_{k <= degree} D^k f(params, x)[p - params]^k / k!`, the directional
+  derivatives taken by nested `jax.jvp` (degree 1 is `linearize`; Lee et al. 2019,
+  arXiv:1902.06720)."""
+  if not isinstance(degree, int) or degree < 0:
+    raise ValueError(f"degree must be a non-negative int, got {degree!r}")
+
+  def f_tayl(p, *args, **kwargs):
+    delta = tree_util.tree_map(jnp.subtract, p, params)
+    g = lambda q: f(q, *args, **kwargs)
+    derivatives = [g]
+    for _ in range(degree):
+      prev = derivatives[-1]
+      derivatives.append(lambda q, prev=prev: jax.jvp(prev, (q,), (delta,))[1])
+    out = derivatives[0](params)
+    for k in range(1, degree + 1):
+      term = derivatives[k](params)
+      out = tree_util.tree_map(lambda a, b, k=k: a + b / math.factorial(k), out, term)
+    return out
+
+  return f_tayl

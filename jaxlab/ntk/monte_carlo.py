@@ -38,16 +38,13 @@ def monte_carlo_kernel_fn(init_fn: Callable, apply_fn: Callable, key: jax.Array,
     n_samples: an int, or increasing ints at which the returned function's generator yields
       the running estimate.
     batch_size: if positive, each empirical kernel is tiled (`jaxlab.ntk.batch`).
-    device_count, store_on_device: accepted for NT compatibility; one device is used.
+    device_count, store_on_device: spread the rows of x1 over devices and keep tiles on
+      device or in host memory (`jaxlab.ntk.batch`); -1 uses all local devices.
     trace_axes, diagonal_axes, vmap_axes, implementation: as in `empirical_kernel_fn`.
   Returns:
     For `get` a string, an array; a tuple or None, a namedtuple `EmpiricalKernel`; for
     iterable `n_samples`, a generator of those.
   """
-  if device_count not in (-1, 0, 1):
-    raise NotImplementedError(f"device_count={device_count}: Monte Carlo estimates run on one "
-                              f"device")
-  del store_on_device
   counts = [n_samples] if isinstance(n_samples, int) else list(n_samples)
   if not counts or any((not isinstance(n, int)) or n < 1 for n in counts) or counts != sorted(
       counts):
@@ -61,9 +58,10 @@ def monte_carlo_kernel_fn(init_fn: Callable, apply_fn: Callable, key: jax.Array,
     _, params = init_fn(k, tree_util.tree_map(lambda a: a.shape, x1))
     return empirical(x1, x2, get, params, **kwargs)
 
-  sample = jax.jit(sample, static_argnames="get")
-  if batch_size:
-    sample = batch(sample, batch_size)
+  if batch_size or jax.local_device_count() > 1 and device_count not in (0, 1):
+    sample = batch(sample, batch_size, device_count, store_on_device)
+  else:
+    sample = jax.jit(sample, static_argnames="get")
 
   def estimates(x1, x2, get, kwargs):
     total = None

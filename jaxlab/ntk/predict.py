@@ -24,7 +24,6 @@ Networks of Any Depth Evolve as Linear Models", Lee et al. 2019, arXiv:1902.0672
 
 from __future__ import annotations
 
-import collections
 import math
 from typing import NamedTuple
 
@@ -33,6 +32,7 @@ import jax.numpy as jnp
 
 from jaxlab.kernels import spectral
 from jaxlab.ntk.empirical import Axes, _canonical_axes, _canonical_get
+from jaxlab.ntk.kernel import namedtuple_type
 
 
 class Gaussian(NamedTuple):
@@ -249,7 +249,7 @@ def gp_inference(k_train_train, y_train: jax.Array, diag_reg=0.0,
       out[g] = Gaussian(mean, tt + _from_matrix(cov, rows, rows))
     if single:
       return out[names[0]]
-    return collections.namedtuple("Gaussians", names)(**out)
+    return namedtuple_type("Gaussians", names)(**out)
 
   return predict_fn
 
@@ -262,3 +262,258 @@ def max_learning_rate(ntk_train_train: jax.Array, y_train_size: int | None = Non
   k = _to_matrix(ntk_train_train)
   size = k.shape[0] if y_train_size is None else y_train_size
   return 2 * (1 + momentum) * size / (spectral.lambda_max(k) + eps)
+
+
+# ---------------------------------------------------------------------------------------------
+# The infinite ensemble of infinite-width networks trained by gradient descent on the MSE.
+
+
+def _get_dependency(get, compute_cov: bool) -> tuple[str, ...]:
+  names, _ = _canonical_get(get)
+  for g in names:
+    if g not in ("nngp", "ntk"):
+      raise ValueError(f"get must be 'nngp', 'ntk', a tuple of them or None, got {get!r}")
+  needed = ()
+  if "nngp" in names or ("ntk" in names and compute_cov):
+    needed += ("nngp",)
+  return needed + (("ntk",) if "ntk" in names else ())
+
+
+def gradient_descent_mse_ensemble(kernel_fn, x_train, y_train: jax.Array, learning_rate=1.0,
+                                  diag_reg=0.0, diag_reg_absolute_scale: bool = False,
+                                  trace_axes: Axes = (-1,), **kernel_fn_train_train_kwargs):
+  """Mean and covariance of the outputs of an infinite ensemble of networks trained by
+  gradient flow on the MSE (NT's `predict.gradient_descent_mse_ensemble`).
+
+  With Theta (the NTK, or the NNGP for `get='nngp'`: only the last layer trained) and K (the
+  NNGP) on the training set, E(t) = I - exp(-eta t Theta / |y|) and zero-mean outputs at
+  initialisation (Lee et al. 2019, arXiv:1902.06720, Eq. 15-16):
+    mean_test(t) = Theta_td Theta^-1 E(t) y
+    cov_test(t) (ntk)  = K_tt + Theta_td Theta^-1 E K E Theta^-1 Theta_dt
+                         - (Theta_td Theta^-1 E K_dt + transpose)
+    cov_test(t) (nngp) = K_tt - K_td K^-1 (I - exp(-2 eta t K / |y|)) K_dt
+  and on the training set (`x_test=None`) mean E(t) y, covariance K exp(-2 eta t K / |y|)
+  (nngp) or exp(-eta t Theta / |y|) K exp(-eta t Theta / |y|) (ntk). `t=None` is the end of
+  training (`gp_inference`). `diag_reg` regularises Theta (and K) as in `gp_inference`.
+
+  Args:
+    kernel_fn: `kernel_fn(x1, x2, get, **kwargs)` returning a Kernel or namedtuple with
+      `nngp` / `ntk` (a `stax` kernel_fn, `monte_carlo_kernel_fn`, `empirical_kernel_fn`
+      with params bound).
+    x_train, y_train: training inputs and targets `(N, ...)`.
+    learning_rate, diag_reg, diag_reg_absolute_scale, trace_axes: as `gradient_descent_mse`.
+    **kernel_fn_train_train_kwargs: passed to `kernel_fn` (also for the test kernels unless
+      overridden in `predict_fn`).
+
+  Returns:
+    `predict_fn(t=None, x_test=None, get=None, compute_cov=False, **kernel_fn_kwargs)`: for
+    each of `get` ('nngp', 'ntk', default both -> namedtuple `Gaussians`) the mean, or
+    `Gaussian(mean, covariance)` if `compute_cov`; leading axes `t.shape` for array `t`.
+  """
+  y_train = jnp.asarray(y_train)
+  targets = _Targets(y_train.shape, trace_axes)
+  cache: dict = {}
+
+  def train_kernel(name: str) -> jax.Array:
+    if name not in cache:
+      cache[name] = jnp.asarray(getattr(kernel_fn(x_train, None, (name,),
+                                                  **kernel_fn_train_train_kwargs), name))
+    return cache[name]
+
+  def eig(name: str) -> spectral.Eigh:
+    key = ("eigh", name)
+    if key not in cache:
+      cache[key] = _regularized_eigh(_to_matrix(train_kernel(name)), diag_reg,
+                                     diag_reg_absolute_scale)
+    return cache[key]
+
+  def predict_fn(t=None, x_test=None, get=None, compute_cov: bool = False,
+                 **kernel_fn_test_test_kwargs):
+    names, single = _canonical_get(get)
+    needed = _get_dependency(names, compute_cov)
+    kwargs = dict(kernel_fn_train_train_kwargs, **kernel_fn_test_test_kwargs)
+    k_dd = {g: train_kernel(g) for g in needed}
+    k_td = k_tt = None
+    if x_test is not None:
+      k_td = kernel_fn(x_test, x_train, needed, **kwargs)
+      if compute_cov:
+        k_tt = kernel_fn(x_test, None, "nngp", **kwargs)
+    if t is None:
+      dd = namedtuple_type("Kernels", needed)(**k_dd)
+      gp = gp_inference(dd, y_train, diag_reg, diag_reg_absolute_scale, trace_axes)
+      return gp(names[0] if single else names, k_td, k_tt if compute_cov else None) if (
+          x_test is not None or not compute_cov) else _train_at_infinity(
+              names, single, y_train, k_dd)
+    out = {g: _ensemble_at(g, jnp.asarray(t) * learning_rate, eig(g), k_dd, k_td, k_tt,
+                           y_train, targets, compute_cov) for g in names}
+    if single:
+      return out[names[0]]
+    return namedtuple_type("Gaussians", names)(**out)
+
+  return predict_fn
+
+
+def _train_at_infinity(names, single, y_train, k_dd):
+  out = {g: Gaussian(y_train.astype(k_dd[g].dtype), jnp.zeros_like(k_dd[g])) for g in names}
+  return out[names[0]] if single else namedtuple_type("Gaussians", names)(**out)
+
+
+def _ensemble_at(g: str, t: jax.Array, eig: spectral.Eigh, k_dd: dict, k_td, k_tt, y_train,
+                 targets: _Targets, compute_cov: bool):
+  """Mean (and covariance) of `gradient_descent_mse_ensemble` for kernel `g` at times `t`."""
+  size = y_train.size
+  dtype = eig.values.dtype
+  y = targets.to_matrix(y_train.astype(dtype))
+  values = jnp.maximum(eig.values, 0.0)
+  v = eig.vectors
+  if k_td is None:
+    rows = tuple(y_train.shape[i] for i in targets.kernel_axes)
+  else:
+    td = _to_matrix(getattr(k_td, g))
+    rows = tuple(jnp.shape(getattr(k_td, g))[0::2])
+
+  def at(time):
+    decay = jnp.exp(-values * time / size)
+    if k_td is None:
+      mean = v @ ((1 - decay)[:, None] * (v.T @ y))
+    else:
+      mean = td @ v @ (spectral.gradient_flow_filter(eig.values, time / size)[:, None]
+                       * (v.T @ y))
+    mean = targets.from_matrix(mean, rows)
+    if not compute_cov:
+      return mean, None
+    k_nngp = _to_matrix(k_dd["nngp"])
+    if k_td is None:
+      if g == "nngp":
+        cov = (v * (values * jnp.exp(-2 * values * time / size))[None, :]) @ v.T
+      else:
+        e = (v * decay[None, :]) @ v.T
+        cov = e @ k_nngp @ e
+    else:
+      tt = _to_matrix(k_tt)
+      if g == "nngp":
+        filt = spectral.gradient_flow_filter(eig.values, 2 * time / size)
+        cov = tt - td @ (v * filt[None, :]) @ v.T @ td.T
+      else:
+        flow = v * spectral.gradient_flow_filter(eig.values, time / size)[None, :]
+        a = flow @ v.T @ td.T
+        cross = td @ flow @ v.T @ _to_matrix(k_td.nngp).T
+        cov = a.T @ k_nngp @ a - cross - cross.T + tt
+    return mean, _from_matrix(cov, rows, rows)
+
+  flat = t.reshape(-1)
+  means, covs = jax.vmap(at)(flat)
+  means = means.reshape(t.shape + means.shape[1:])
+  if not compute_cov:
+    return means
+  return Gaussian(means, covs.reshape(t.shape + covs.shape[1:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Any loss, with or without momentum: the function-space ODE.
+
+
+class ODEState(NamedTuple):
+  """State of `gradient_descent`'s ODE: outputs and (with momentum) their velocities."""
+
+  fx_train: jax.Array | None = None
+  fx_test: jax.Array | None = None
+  qx_train: jax.Array | None = None
+  qx_test: jax.Array | None = None
+
+
+def gradient_descent(loss, k_train_train: jax.Array, y_train: jax.Array, learning_rate=1.0,
+                     momentum=None, trace_axes: Axes = (-1,)):
+  """Outputs of function-space gradient descent on any `loss(fx, y)`, solved as an ODE
+  (NT's `predict.gradient_descent`; Lee et al. 2019, arXiv:1902.06720):
+    d f_train / dt = -Theta grad_f loss(f_train, y),  d f_test / dt = -Theta_td grad_f loss.
+  With `momentum` m the continuous-time heavy ball is solved in units of sqrt(eta):
+  d f / dt = q, d q / dt = -Theta grad loss + (m - 1) / sqrt(eta) q. Time t counts steps
+  (absolute time eta t, or sqrt(eta) t with momentum). `jax.experimental.ode.odeint`
+  (adaptive Dormand-Prince) integrates it.
+
+  Returns:
+    `predict_fn(t=None, fx_train_or_state_0=0., fx_test_0=None, k_test_train=None)`
+    returning `fx_train_t`, `fx_test_t`, both, or an `ODEState` if one was passed; leading
+    axes `t.shape` (t increasing; None is infinity and may not converge).
+  """
+  from jax.experimental import ode  # pylint: disable=g-import-not-at-top
+
+  y_train = jnp.asarray(y_train)
+  k_train_train = jnp.asarray(k_train_train)
+  ndim = y_train.ndim
+  trace = _canonical_axes(trace_axes, ndim, "trace_axes")
+  non_trace = tuple(a for a in range(ndim) if a not in trace)
+  last = tuple(range(ndim - len(trace), ndim))
+  dtype = k_train_train.dtype
+  grad_loss = jax.grad(lambda fx: loss(fx, y_train))
+  eta = learning_rate ** 0.5 if momentum is not None else learning_rate
+  friction = None if momentum is None else (momentum - 1.0) / eta
+
+  def apply_kernel(k, g):
+    odd = tuple(range(1, k.ndim, 2))
+    return jnp.moveaxis(jnp.tensordot(k, g, (odd, non_trace)), last, trace)
+
+  def dstate_dt(k_test_train):
+    def f(state: ODEState, unused_t) -> ODEState:
+      g = grad_loss(state.fx_train)
+      d_train = -apply_kernel(k_train_train, g)
+      d_test = None if state.fx_test is None else -apply_kernel(k_test_train, g)
+      if friction is None:
+        return ODEState(d_train, d_test)
+      d_train = d_train + friction * state.qx_train
+      if state.qx_test is not None:
+        d_test = d_test + friction * state.qx_test
+      return ODEState(state.qx_train, state.qx_test, d_train, d_test)
+    return f
+
+  def predict_fn(t=None, fx_train_or_state_0=0.0, fx_test_0=None, k_test_train=None):
+    if fx_test_0 is not None and k_test_train is None:
+      raise ValueError("predictions on the test set need k_test_train")
+    as_state = isinstance(fx_train_or_state_0, ODEState)
+    state0 = _ode_state_0(fx_train_or_state_0, fx_test_0, k_test_train, y_train, trace,
+                          dtype, momentum is not None)
+    times = jnp.asarray(jnp.inf if t is None else t, dtype) * eta
+    shape = times.shape
+    times = times.reshape(-1)
+    start = jnp.where(times[0] == 0, jnp.full((1,), -1e-24, dtype), jnp.zeros((1,), dtype))
+    states = ode.odeint(dstate_dt(k_test_train), state0, jnp.concatenate([start, times]))
+    states = jax.tree_util.tree_map(lambda a: a[1:].reshape(shape + a.shape[1:]), states)
+    if as_state:
+      return states
+    if fx_train_or_state_0 is not None and fx_test_0 is None:
+      return states.fx_train
+    if fx_train_or_state_0 is None:
+      return states.fx_test
+    return states.fx_train, states.fx_test
+
+  return predict_fn
+
+
+def _ode_state_0(fx_train_or_state_0, fx_test_0, k_test_train, y_train, trace, dtype,
+                 with_momentum: bool) -> ODEState:
+  if isinstance(fx_train_or_state_0, ODEState):
+    s = fx_train_or_state_0
+    fx_train, fx_test, q_train, q_test = s.fx_train, s.fx_test, s.qx_train, s.qx_test
+  else:
+    fx_train, fx_test, q_train, q_test = fx_train_or_state_0, fx_test_0, None, None
+  fx_train = (jnp.zeros(y_train.shape, dtype) if fx_train is None
+              else jnp.broadcast_to(jnp.asarray(fx_train, dtype), y_train.shape))
+  test_shape = None
+  if fx_test is not None:
+    kernel_rows = tuple(jnp.shape(k_test_train)[0::2])
+    shape = list(kernel_rows)
+    for i in trace:
+      shape.insert(i, y_train.shape[i])
+    test_shape = tuple(shape)
+    fx_test = jnp.broadcast_to(jnp.asarray(fx_test, dtype), test_shape)
+  if not with_momentum:
+    if q_train is not None or q_test is not None:
+      raise ValueError("an ODEState with velocities was passed, but momentum is None")
+    return ODEState(fx_train, fx_test)
+  q_train = jnp.zeros(y_train.shape, dtype) if q_train is None else jnp.broadcast_to(
+      jnp.asarray(q_train, dtype), y_train.shape)
+  q_test = None if fx_test is None else (jnp.zeros(test_shape, dtype) if q_test is None else
+                                         jnp.broadcast_to(jnp.asarray(q_test, dtype),
+                                                          test_shape))
+  return ODEState(fx_train, fx_test, q_train, q_test)

@@ -1,21 +1,25 @@
 """Records neural-tangents 0.6.5 reference values into tests/data/nt_reference.npz.
 
 RUN ONLY IN A SEPARATE ENVIRONMENT, never in jaxlab's: neural-tangents is not a jaxlab
-dependency. It runs on jax 0.5.3 once its `experimental` subpackage (the only part importing
-TensorFlow) is replaced by an empty module:
+dependency. It runs on jax 0.4.23 (the last JAX whose internals its STRUCTURED_DERIVATIVES
+and AUTO use; the stax kernels also run on 0.5.3) once its `experimental` subpackage (the
+only part importing TensorFlow) is replaced by an empty module:
 
-  python3 -m venv /work/venv-nt
-  /work/venv-nt/bin/pip install jax==0.5.3 jaxlib==0.5.3 neural-tangents==0.6.5
-  NT=/work/venv-nt/lib/python3.11/site-packages/neural_tangents
+  python3 -m venv /work/nt_env_old
+  /work/nt_env_old/bin/pip install jax==0.4.23 jaxlib==0.4.23 "numpy<2" "scipy<1.13" frozendict
+  /work/nt_env_old/bin/pip install --no-deps neural-tangents==0.6.5
+  NT=/work/nt_env_old/lib/python3.11/site-packages/neural_tangents
   mv $NT/experimental /tmp/nt_experimental && mkdir $NT/experimental
   echo '# stub: the TensorFlow-importing subpackage was removed' > $NT/experimental/__init__.py
-  /work/venv-nt/bin/python tests/data/make_nt_reference.py
+  /work/nt_env_old/bin/python tests/ntk/reference/make_nt_reference.py
 
 It stores, in float64, for every architecture of `nt_architectures.py`: the inputs, and the
 Kernel fields nngp, ntk, cov1, cov2 of `kernel_fn(x1, x2)` and nngp, ntk, cov1 of
-`kernel_fn(x1, None)`; plus `nt.predict` outputs (gradient_descent_mse, gp_inference) on fixed
-kernels. tests/test_ntk_stax.py and tests/test_ntk_predict.py
-compare jaxlab against these values.
+`kernel_fn(x1, None)` (with the architecture's kernel_fn keyword arguments), plus the
+`is_reversed` / `diagonal_spatial` flags; and `nt.predict` outputs (gradient_descent_mse,
+gp_inference, gradient_descent_mse_ensemble, gradient_descent with and without momentum) on
+fixed kernels. tests/ntk/test_ntk_stax*.py and tests/ntk/test_ntk_predict.py compare jaxlab
+against these values.
 """
 
 import importlib.util
@@ -39,12 +43,16 @@ def _architectures():
                                                 os.path.join(HERE, "nt_architectures.py"))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.ARCHITECTURES
+  return module
 
 
 def _inputs(rng):
   return {"flat": (rng.normal(size=(4, 6)), rng.normal(size=(3, 6))),
           "tokens": (rng.normal(size=(4, 3, 5)), rng.normal(size=(3, 3, 5)))}
+
+
+def _image_inputs(rng):
+  return {"images": (rng.normal(size=(3, 4, 3, 2)), rng.normal(size=(2, 4, 3, 2)))}
 
 
 def _kernel_fields(kernel, prefix, fields):
@@ -54,7 +62,9 @@ def _kernel_fields(kernel, prefix, fields):
     tag = prefix if len(kernels) == 1 else f"{prefix}[{i}]"
     for f in fields:
       value = getattr(k, f)
-      if value is not None:
+      if f in ("is_reversed", "diagonal_spatial"):
+        out[f"{tag}/{f}"] = np.asarray(float(value))
+      elif value is not None:
         out[f"{tag}/{f}"] = np.broadcast_to(np.asarray(value, np.float64), k.nngp.shape
                                             if f == "ntk" else np.shape(value))
   return out
@@ -105,20 +115,67 @@ def _predictions(rng, kernel_fn):
   return out
 
 
+FIELDS_12 = ("nngp", "ntk", "cov1", "cov2", "is_reversed", "diagonal_spatial")
+FIELDS_11 = ("nngp", "ntk", "cov1")
+
+
+def _ensemble_and_ode(rng, kernel_fn):
+  """nt.predict.gradient_descent_mse_ensemble and nt.predict.gradient_descent references."""
+  out = {}
+  x_train, x_test = rng.normal(size=(6, 6)), rng.normal(size=(4, 6))
+  y_train = rng.normal(size=(6, 2))
+  ts = np.array([0.0, 0.7, 5.0])
+  out.update({"ens/x_train": x_train, "ens/x_test": x_test, "ens/y_train": y_train,
+              "ens/ts": ts})
+  for reg in (0.0, 1e-2):
+    predict_fn = nt.predict.gradient_descent_mse_ensemble(kernel_fn, x_train, y_train,
+                                                          learning_rate=0.7, diag_reg=reg)
+    for t_name, t in (("inf", None), ("ts", ts)):
+      for get in ("nngp", "ntk"):
+        tag = f"ens/reg={reg}/{t_name}/{get}"
+        test = predict_fn(t, x_test, get, compute_cov=True)
+        out[f"{tag}/test/mean"], out[f"{tag}/test/covariance"] = test.mean, test.covariance
+        train = predict_fn(t, None, get, compute_cov=True)
+        out[f"{tag}/train/mean"], out[f"{tag}/train/covariance"] = train.mean, train.covariance
+        out[f"{tag}/test/mean_only"] = predict_fn(t, x_test, get)
+  k_dd = kernel_fn(x_train, None, "ntk")
+  k_td = kernel_fn(x_test, x_train, "ntk")
+  fx_train_0, fx_test_0 = 0.3 * rng.normal(size=(6, 2)), 0.3 * rng.normal(size=(4, 2))
+  out.update({"ode/fx_train_0": fx_train_0, "ode/fx_test_0": fx_test_0})
+  mse = lambda fx, y: 0.5 * jnp.mean((fx - y) ** 2)
+  labels = np.eye(2)[rng.integers(0, 2, size=6)]
+  cross_entropy = lambda fx, y: -jnp.mean(jax.nn.log_softmax(fx) * y)
+  out["ode/labels"] = labels
+  for loss_name, loss, y in (("mse", mse, y_train), ("xent", cross_entropy, labels)):
+    for momentum in (None, 0.9):
+      predict_fn = nt.predict.gradient_descent(loss, k_dd, y, learning_rate=0.5,
+                                               momentum=momentum)
+      train_t, test_t = predict_fn(ts, fx_train_0, fx_test_0, k_td)
+      out[f"ode/{loss_name}/momentum={momentum}/train"] = train_t
+      out[f"ode/{loss_name}/momentum={momentum}/test"] = test_t
+  return out
+
+
 def main():
   rng = np.random.default_rng(20261125)
   inputs = _inputs(rng)
+  module = _architectures()
   data = {f"inputs/{kind}/{i}": x for kind, pair in inputs.items() for i, x in enumerate(pair)}
-  for name, (kind, build) in _architectures().items():
+  images = _image_inputs(np.random.default_rng(20261205))
+  data.update({f"inputs/{kind}/{i}": x for kind, pair in images.items()
+               for i, x in enumerate(pair)})
+  inputs.update(images)
+  for name, entry in module.RECORDED.items():
+    kind, build = entry[:2]
+    kwargs = entry[2] if len(entry) > 2 else {}
     _, _, kernel_fn = build(stax)
-    x1, x2 = (jnp.asarray(x) for x in inputs[kind])
-    data.update(_kernel_fields(kernel_fn(x1, x2, None), f"{name}/x1x2",
-                               ("nngp", "ntk", "cov1", "cov2")))
-    data.update(_kernel_fields(kernel_fn(x1, None, None), f"{name}/x1x1",
-                               ("nngp", "ntk", "cov1")))
+    x1, x2 = module.inputs_of(kind, inputs)
+    data.update(_kernel_fields(kernel_fn(x1, x2, None, **kwargs), f"{name}/x1x2", FIELDS_12))
+    data.update(_kernel_fields(kernel_fn(x1, None, None, **kwargs), f"{name}/x1x1", FIELDS_11))
   _, _, relu_kernel_fn = stax.serial(stax.Dense(64, W_std=1.5, b_std=0.1), stax.Relu(),
                                      stax.Dense(1, W_std=1.5, b_std=0.1))
   data.update(_predictions(rng, relu_kernel_fn))
+  data.update(_ensemble_and_ode(np.random.default_rng(20261206), relu_kernel_fn))
   data = {k: np.asarray(v, np.float64) for k, v in data.items()}
   path = os.path.join(HERE, "nt_reference.npz")
   np.savez_compressed(path, **data)
