@@ -12,7 +12,7 @@ import jax
 
 from jaxlab.data.config import DataConfig
 from jaxlab.experiment.config import require
-from jaxlab.models.config import ModelConfig
+from jaxlab.models.config import RESNETS, ModelConfig
 from jaxlab.training.optim import OptimConfig
 
 
@@ -48,6 +48,10 @@ class Config:
     require(self.dataset.name not in ("tweets", "teacher_student"), "dataset.name",
             f"{self.dataset.name!r} is not an image/feature classification set; valid here: "
             "digits, gaussian_mixture, tfds:<name>")
+    require(self.model.name not in RESNETS, "model.name",
+            f"{self.model.name} keeps BatchNorm statistics, which this study's training step "
+            "does not update; use mlp, cnn or vit here (the elle and robust_nas studies train "
+            "the ResNets)")
     for name in ("num_epochs", "batch_size", "eval_batch_size"):
       require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
     require(0 <= self.label_smoothing < 1, "label_smoothing",

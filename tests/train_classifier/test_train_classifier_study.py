@@ -80,3 +80,10 @@ def test_data_dependent_errors_name_the_flag(tmp_path):
         name="tfds:mnist", data_dir=str(tmp_path / "missing"))), str(tmp_path / "b"))
   assert err.value.field == "dataset.data_dir" and "does not exist" in str(err.value)
   assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_resnets_with_batchnorm_statistics_are_refused_naming_the_field():
+  from jaxlab.experiment import config as config_lib  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ConfigError, match="model.name.*BatchNorm statistics"):
+    config_lib.override(train_classifier.smoke(), {"model.name": "preact_resnet",
+                                                   "model.depth": 18})
