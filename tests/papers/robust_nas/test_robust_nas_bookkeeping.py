@@ -53,7 +53,7 @@ def stub_run(tmp_path_factory):
   patch = pytest.MonkeyPatch()
   patch.setattr(study.cells, "Programs", StubPrograms)
   config = dataclasses.replace(
-      robust_nas.smoke(), num_cells=6, train_seeds=(0, 1), p3b_cells=1, ntk_dtype="float32",
+      robust_nas.smoke(), num_cells=10, train_seeds=(0, 1), p3b_cells=1, ntk_dtype="float32",
       search=robust_nas.SearchConfig(budget=4, seeds=(0, 1, 2), population=3, sample_size=2))
   workdir = str(tmp_path_factory.mktemp("robust_nas_stub") / "run")
   StubPrograms.trained = []
@@ -64,7 +64,7 @@ def stub_run(tmp_path_factory):
 
 def test_records_tables_and_gates(stub_run):
   config, workdir, results, _ = stub_run
-  assert results["num_cells"] == 6 and len(StubPrograms.trained) == 12   # 6 cells x 2 seeds
+  assert results["num_cells"] == 10 and len(StubPrograms.trained) == 20  # 10 cells x 2 seeds
   bench = benchmark.load(os.path.join(workdir, results["benchmark_file"]))
   pgd = benchmark.metric_name("pgd", 32.0)
   for c in results["per_cell"]:
@@ -94,9 +94,9 @@ def test_resume_retrains_no_cell(stub_run):
   os.remove(os.path.join(workdir, "results.json"))       # as if killed before the end
   with open(os.path.join(workdir, "cells.jsonl")) as f:
     first = [json.loads(line) for line in f]
-  with open(os.path.join(workdir, "cells.jsonl"), "w") as f:   # and after 7 of 12 records
+  with open(os.path.join(workdir, "cells.jsonl"), "w") as f:   # and after 7 of 20 records
     f.writelines(json.dumps(r) + "\n" for r in first[:7])
   StubPrograms.trained = []
   again = robust_nas.run(config, workdir, resume=True)
-  assert len(StubPrograms.trained) == 5
+  assert len(StubPrograms.trained) == 13
   assert again["kendall"] == results["kendall"] and again["checks"] == results["checks"]

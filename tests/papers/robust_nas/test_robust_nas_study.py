@@ -45,7 +45,7 @@ def test_results_and_benchmark_file(smoke_run):
   for name, check in checks.items():
     if name.startswith(("P3-A", "P3-B")):
       assert check["pass"], (name, check)
-  assert sum(n.startswith("P3-C") for n in checks) == 6
+  assert not any(n.startswith("P3-C") for n in checks)     # 2 cells: not gated
   assert set(results["search"]) == {"random_search", "regularized_evolution", "local_search"}
   plots = set(os.listdir(os.path.join(workdir, "plots")))
   assert {f"{p}.{e}" for p in ("scores_vs_accuracy", "tau_scores", "search_regret",
