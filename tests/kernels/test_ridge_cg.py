@@ -20,11 +20,14 @@ def _data(n, d=3):
 
 
 def _relative(a, b):
-  return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
 @pytest.fixture(scope="module")
 def path_case():
+  """Solved in float64, returned as host values: a module fixture must not yield inside
+  `jax.enable_x64`, which would keep float64 on for whatever test runs next."""
   with jax.enable_x64(True):
     k = kernel_fns.rbf(1.0)
     x, y = _data(300)
@@ -32,7 +35,8 @@ def path_case():
     warm = ridge_cg.solve_path(k, x, y, LAMS, key=key, num_centres=60)
     cold = ridge_cg.solve_path(k, x, y, LAMS, key=key, num_centres=60, warm_start=False)
     direct = [ridge.kernel_ridge(k(x), y, lam) for lam in LAMS]
-    yield warm, cold, direct
+    case = jax.device_get((warm, cold, direct))
+  return case
 
 
 def test_ridge_path_equals_the_direct_solve_in_float64(path_case):
