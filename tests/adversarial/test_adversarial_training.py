@@ -9,7 +9,7 @@ import pytest
 
 from jaxlab import data, models
 from jaxlab.adversarial import linearity, training
-from jaxlab.training import loop, steps
+from jaxlab.training import guard, loop, steps
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +124,13 @@ def test_fit_with_an_adaptive_lambda_resumes_exactly(digits, tmp_path):
 def test_stateless_train_state_is_backwards_compatible():
   state = steps.TrainState(jnp.zeros((), jnp.int32), {"w": jnp.ones(2)}, ())
   assert state.loss_state is None and len(jax.tree_util.tree_leaves(state)) == 2
+
+
+def test_diverging_adversarial_training_stops_at_the_guard(digits):
+  model, params = _mlp(digits)
+  m = training.method("elle_a", 0.1, lam=100.0)
+  tx = optax.sgd(1e6)  # diverges within the first epoch
+  step = training.make_train_step(model.apply, tx, m)
+  with pytest.raises(guard.NonFiniteError, match=r"(non-finite|exploding) loss at step \d+ \(epoch 1"):
+    loop.fit(training.init_state(params, tx, m), step, digits.train, key=jax.random.key(1),
+             num_epochs=2, batch_size=256)
