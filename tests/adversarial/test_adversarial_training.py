@@ -131,6 +131,7 @@ def test_diverging_adversarial_training_stops_at_the_guard(digits):
   m = training.method("elle_a", 0.1, lam=100.0)
   tx = optax.sgd(1e6)  # diverges within the first epoch
   step = training.make_train_step(model.apply, tx, m)
-  with pytest.raises(guard.NonFiniteError, match=r"(non-finite|exploding) loss at step \d+ \(epoch 1"):
+  with pytest.raises(guard.NonFiniteError,
+                     match=r"(non-finite|exploding) loss at step \d+ \(epoch 1"):
     loop.fit(training.init_state(params, tx, m), step, digits.train, key=jax.random.key(1),
              num_epochs=2, batch_size=256)
