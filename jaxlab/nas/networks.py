@@ -41,6 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlab.models.normalization import Normalize
+from jaxlab.models.torch_init import TORCH_KERNEL_INIT, batch_norm, torch_bias_init
 from jaxlab.nas import search_space
 from jaxlab.nas.search_space import EDGES, NUM_NODES, OPS, Cell
 
@@ -54,45 +56,10 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
                    tuple(v / 255 for v in (63.22, 61.26, 65.09))),
 }
 IDENTITY_NORMALIZATION = ((0.0,), (1.0,))
-BN_MOMENTUM = 0.9     # flax's decay of the running average = 1 - PyTorch's momentum 0.1
-BN_EPSILON = 1e-5
-
-# PyTorch's default init of Conv2d / Linear: U(-b, b) with b = 1 / sqrt(fan_in).
-_torch_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def _torch_bias_init(fan_in: int):
-  bound = 1.0 / np.sqrt(fan_in)
-  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound,
-                                                                   bound)
-
-
-class Normalize(nn.Module):
-  """`(x - mean) / std` per channel: the first layer, so the model takes [0, 1] pixels."""
-
-  mean: Sequence[float]
-  std: Sequence[float]
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    if len(self.mean) not in (1, x.shape[-1]) or len(self.std) != len(self.mean):
-      raise ValueError(f"normalization statistics of length {len(self.mean)} / "
-                       f"{len(self.std)} do not fit {x.shape[-1]} channels")
-    shape = (1,) * (x.ndim - 1) + (len(self.mean),)
-    mean = jnp.reshape(jnp.asarray(self.mean, x.dtype), shape)
-    std = jnp.reshape(jnp.asarray(self.std, x.dtype), shape)
-    return (x - mean) / std
-
-
-def _batch_norm(train: bool, name: str | None = None) -> nn.BatchNorm:
-  return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM,
-                      epsilon=BN_EPSILON, name=name)
-
-
 def _conv(features: int, kernel: int, stride: int = 1, name: str | None = None) -> nn.Conv:
   pad = (kernel - 1) // 2
   return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
-                 padding=((pad, pad), (pad, pad)), use_bias=False, kernel_init=_torch_init,
+                 padding=((pad, pad), (pad, pad)), use_bias=False, kernel_init=TORCH_KERNEL_INIT,
                  name=name)
 
 
@@ -107,7 +74,7 @@ class ReLUConvBN(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     x = _conv(self.features, self.kernel, self.stride)(nn.relu(x))
-    return _batch_norm(train)(x)
+    return batch_norm(train)(x)
 
 
 def _sum_pool(x: jax.Array, window: int, stride: int, pad: int) -> jax.Array:
@@ -208,7 +175,7 @@ class TinyNetwork(nn.Module):
       weights = self.variable("arch", "ops", jnp.zeros,
                               (len(EDGES), len(OPS)), jnp.float32).value
     x = Normalize(*self.normalization)(x)
-    x = _batch_norm(train, "stem_bn")(_conv(self.channels, 3, name="stem_conv")(x))
+    x = batch_norm(train, "stem_bn")(_conv(self.channels, 3, name="stem_conv")(x))
     features = self.channels
     for stage in range(3):
       if stage:
@@ -216,10 +183,10 @@ class TinyNetwork(nn.Module):
         x = ResidualBlock(features, name=f"reduction{stage}")(x, train)
       for i in range(self.cells_per_stage):
         x = NB201Cell(self.cell, features, name=f"stage{stage}_cell{i}")(x, train, weights)
-    x = nn.relu(_batch_norm(train, "head_bn")(x))
+    x = nn.relu(batch_norm(train, "head_bn")(x))
     x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, kernel_init=_torch_init,
-                    bias_init=_torch_bias_init(x.shape[-1]), name="classifier")(x)
+    return nn.Dense(self.num_classes, kernel_init=TORCH_KERNEL_INIT,
+                    bias_init=torch_bias_init(x.shape[-1]), name="classifier")(x)
 
 
 def with_cell(variables: dict[str, Any], cell: Cell) -> dict[str, Any]:
