@@ -12,6 +12,12 @@ import numpy as np
 from jaxlab import plotting
 from jaxlab.experiment.workdir import Workdir
 
+# The paper's names of the attacks and victims (legends and titles).
+ATTACK_NAMES = {"charmer": "Charmer", "exhaustive": "exhaustive greedy",
+                "random": "random edits", "random_search": "random search",
+                "deepwordbug": "DeepWordBug"}
+VICTIM_NAMES = {"cnn": "char-CNN", "transformer": "char-Transformer"}
+
 
 def _values(rows: Sequence[dict[str, Any]], attack: str, key: str) -> np.ndarray:
   """`rows[i]["attacks"][attack][key]` for the rows holding `attack` (None read as NaN)."""
@@ -28,17 +34,19 @@ def plot_asr_vs_k(runs: Sequence[dict[str, Any]], wd: Workdir) -> str:
     rows = [r for r in runs if r["victim"] == name]
     for attack in dict.fromkeys(a for r in rows for a in r["attacks"]):
       ks = [r["k"] for r in rows if attack in r["attacks"]]
-      axes[0, col].plot(ks, _values(rows, attack, "asr"), marker="o", label=attack)
-      axes[1, col].plot(ks, _values(rows, attack, "mean_queries"), marker="o", label=attack)
-    axes[0, col].set(xlabel="budget k (Levenshtein)", ylabel="attack success rate",
-                     title=f"{name} (clean acc {rows[0]['clean_acc']:.2f})", ylim=(-0.02, 1.02),
-                     xscale="log")
-    axes[1, col].set(xlabel="budget k (Levenshtein)", ylabel="mean queries per sentence",
-                     xscale="log", yscale="log")
+      label = ATTACK_NAMES.get(attack, attack)
+      axes[0, col].plot(ks, _values(rows, attack, "asr"), marker="o", label=label)
+      axes[1, col].plot(ks, _values(rows, attack, "mean_queries"), marker="o", label=label)
+    axes[0, col].set(xlabel="budget k (character edits, Levenshtein)",
+                     ylabel="attack success rate (fraction)", ylim=(-0.02, 1.02),
+                     title=f"{VICTIM_NAMES.get(name, name)} "
+                           f"(clean accuracy {rows[0]['clean_acc']:.2f})")
+    axes[1, col].set(xlabel="budget k (character edits, Levenshtein)",
+                     ylabel="mean queries per sentence (model calls)")
+    axes[1, col].set_yscale("log")
     for ax in axes[:, col]:
-      ax.set_xticks([r["k"] for r in rows], [str(r["k"]) for r in rows])
-      ax.grid(alpha=0.3)
-      ax.legend(fontsize=8)
+      plotting.log_axis(ax, [r["k"] for r in rows])
+    plotting.finish(axes[:, col])
   return wd.save_figure(fig, "asr_vs_k")
 
 

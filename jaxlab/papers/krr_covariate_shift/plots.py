@@ -17,6 +17,14 @@ from jaxlab.papers.krr_covariate_shift.config import Config
 from jaxlab.papers.krr_covariate_shift.exploration import BY_H_NAME
 
 ESTIMATORS = (("krr", "o-"), ("iw", "s-"), ("krr_lin", "--"), ("iw_lin", ":"))
+# The paper's names of the estimators and linearisation errors (legends).
+ESTIMATOR_NAMES = {"krr": "KRR", "iw": "IW-KRR", "krr_lin": "KRR, linearised kernel",
+                   "iw_lin": "IW-KRR, linearised kernel"}
+MEASURE_NAMES = {"op_population": r"$\|K - K^{lin}\|_{op}$ (population)",
+                 "op_empirical": r"$\|K - K^{lin}\|_{op}$ (empirical)",
+                 "test_rms": "test predictions (RMS)"}
+H_NAMES = {"exp": r"$e^t$", "cubic": r"$(1 + t)^3$", "exp_half": r"$e^{t/2}$"}
+NLAM_LABEL = r"$n\lambda$ (ridge; 0 drawn at the left edge)"
 
 
 def points(results: dict[str, Any], **match: Any) -> list[dict[str, Any]]:
@@ -43,13 +51,15 @@ def plot_bias_variance(config: Config, results: dict[str, Any], wd: Workdir) -> 
     for name, style in ESTIMATORS:
       rows = points(results, study="E2.3", d=d, estimator=name)
       if rows:
-        axes[0, col].semilogx(xp, column(rows, "bias2"), style, ms=3, label=name)
-        axes[1, col].loglog(xp, column(rows, "variance"), style, ms=3, label=name)
+        label = ESTIMATOR_NAMES[name]
+        axes[0, col].semilogx(xp, column(rows, "bias2"), style, ms=3, label=label)
+        axes[1, col].loglog(xp, column(rows, "variance"), style, ms=3, label=label)
     axes[0, col].axhline(0.5, color="grey", lw=0.6, ls=":", label="intrinsic bias 0.5")
-    axes[0, col].set(title=f"bias^2 under q, d = {d}", xlabel="n lambda")
-    axes[1, col].set(title=f"variance under q, d = {d}", xlabel="n lambda")
-    axes[0, col].legend(fontsize=6)
-    axes[1, col].legend(fontsize=6)
+    axes[0, col].set(title=f"bias$^2$ under q, d = {d}", xlabel=NLAM_LABEL,
+                     ylabel="bias$^2$ under q (squared error)")
+    axes[1, col].set(title=f"variance under q, d = {d}", xlabel=NLAM_LABEL,
+                     ylabel="variance under q (squared error)")
+  plotting.finish(axes, grid=False)
   wd.save_figure(fig, "bias_variance")
 
 
@@ -58,11 +68,14 @@ def _linearization_panel(ax, config: Config, results: dict[str, Any], wd: Workdi
   for m in linearization_lib.MEASURES:
     values = column(points(results, study="E2.1", measure=m.name), "value")
     slope = next(s for s in results["slopes"] if s["name"] == linearization_lib.slope_name(m))
-    line, = ax.loglog(ds, values, "o-", label=f"{m.name} ({slope['measured']:.2f})")
+    line, = ax.loglog(ds, values, "o-",
+                      label=f"{MEASURE_NAMES.get(m.name, m.name)} (slope "
+                            f"{slope['measured']:.2f})")
     ax.loglog(ds, gates.predicted_line(ds, values, m.slope), "--", color=line.get_color(),
               alpha=0.5)
-  ax.set(xlabel="d", ylabel="error", title="E2.1 linearisation (dashed: predicted)")
-  ax.legend(fontsize=6)
+  plotting.log_axis(ax, ds)
+  ax.set(xlabel="d (input dimension; n = 2d)", ylabel="linearisation error",
+         title="E2.1 linearisation (dashed: predicted)")
 
 
 def _spectra_panel(ax, config: Config, results: dict[str, Any], wd: Workdir) -> None:
@@ -71,20 +84,18 @@ def _spectra_panel(ax, config: Config, results: dict[str, Any], wd: Workdir) -> 
   gamma_imp = results["observations"][f"E2.5 spectra (d = {line['d']})"]["gamma_imp"]
   r = np.arange(1, len(ev_k) + 1)
   ax.loglog(r, ev_k[::-1], label="K")
-  ax.loglog(r, ev_w[::-1], label="W^1/2 K W^1/2")
-  ax.axhline(gamma_imp, color="grey", ls=":", label="gamma_imp")
-  ax.set(xlabel="rank", ylabel="eigenvalue", title=f"E2.5 spectra, d = {line['d']}")
-  ax.legend(fontsize=6)
+  ax.loglog(r, ev_w[::-1], label=r"$W^{1/2} K W^{1/2}$")
+  ax.axhline(gamma_imp, color="grey", ls=":", label=r"$\gamma_{imp}$")
+  ax.set(xlabel="eigenvalue rank", ylabel="eigenvalue", title=f"E2.5 spectra, d = {line['d']}")
 
 
 def _exploration_panel(ax, config: Config, results: dict[str, Any], wd: Workdir) -> None:
   for name, v in results["observations"][BY_H_NAME].items():
     ax.semilogx(nlam_axis(config), v["var_ratio_iw_krr"], "o-", ms=3,
-                label=f"h={name}, gamma_imp={v['gamma_imp']:.3g}")
+                label=rf"h(t) = {H_NAMES.get(name, name)}, $\gamma_{{imp}}$ = {v['gamma_imp']:.3g}")
   ax.axhline(1.0, color="grey", lw=0.6)
-  ax.set(xlabel="n lambda", ylabel="Var_IW / Var_KRR",
-         title=f"E2.4 flip against gamma_imp, d = {config.explore_d}")
-  ax.legend(fontsize=6)
+  ax.set(xlabel=NLAM_LABEL, ylabel="variance ratio IW-KRR / KRR",
+         title=rf"E2.4 flip against $\gamma_{{imp}}$, d = {config.explore_d}")
 
 
 def plot_linearization_spectra(config: Config, results: dict[str, Any], wd: Workdir) -> None:
@@ -94,6 +105,9 @@ def plot_linearization_spectra(config: Config, results: dict[str, Any], wd: Work
                                       ("exploration", _exploration_panel))):
     if part in config.studies:
       panel(ax, config, results, wd)
+    else:
+      ax.set_axis_off()
+  plotting.finish(axes, grid=False)
   wd.save_figure(fig, "linearization_spectra")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib.ticker
 import numpy as np
 
 from jaxlab import plotting
@@ -34,12 +33,17 @@ def slope_entry(results: dict[str, Any], name: str) -> dict[str, Any]:
   return next(s for s in results["slopes"] if s["name"] == name)
 
 
+N_LABEL = "n (design points)"
+LAM_LABEL = r"ridge $\lambda$ ($n\lambda$ on the Gram diagonal)"
+
+
+def _pair(rho: float, gamma: float) -> str:
+  return rf"$\rho$={rho:g}, $\gamma$={gamma:g}"
+
+
 def _n_axis(ax, ns):
   """Log axis labelled at the sample sizes only."""
-  ax.set_xscale("log")
-  ax.set_xticks(list(ns))
-  ax.set_xticklabels([str(n) for n in ns])
-  ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+  plotting.log_axis(ax, ns)
 
 
 def plot_phase(config: Config, results: dict[str, Any], wd: Workdir) -> None:
@@ -47,15 +51,14 @@ def plot_phase(config: Config, results: dict[str, Any], wd: Workdir) -> None:
   fig, (ax1, ax2) = plotting.figure(1, 2)
   for rho, gamma in variance.PHASE_PAIRS[:5]:
     mean = column(points(results, study="E1.1", rho=rho, gamma=gamma), "variance")
-    line, = ax1.loglog(ns, mean, "o-", label=f"rho={rho:g}, gamma={gamma:g}")
+    line, = ax1.loglog(ns, mean, "o-", label=_pair(rho, gamma))
     ax1.loglog(ns, gates.predicted_line(ns, mean, max(2 * (gamma - rho), -1.0)), "--",
                color=line.get_color(), alpha=0.6)
   _n_axis(ax1, ns)
-  ax1.set(xlabel="n", ylabel="ridgeless variance (H^gamma)",
+  ax1.set(xlabel=N_LABEL, ylabel=r"ridgeless variance ($H^\gamma$ norm$^2$)",
           title="E1.1 variance; dashed: predicted slope")
-  ax1.legend(fontsize=7)
   xs = np.linspace(-2.5, 1.0, 200)
-  ax2.plot(xs, np.maximum(2 * xs, -1.0), "k-", label="max(2(gamma-rho), -1)")
+  ax2.plot(xs, np.maximum(2 * xs, -1.0), "k-", label=r"predicted max(2($\gamma-\rho$), -1)")
   for rho, gamma in variance.PHASE_PAIRS:
     s = slope_entry(results, variance.phase_slope_name(rho, gamma))
     low, high = s["ci"]
@@ -63,10 +66,10 @@ def plot_phase(config: Config, results: dict[str, Any], wd: Workdir) -> None:
                  fmt="o", capsize=3)
     ax2.annotate(f"({rho:g},{gamma:g})", (gamma - rho, s["measured"]), fontsize=6,
                  xytext=(3, 3), textcoords="offset points")
-  ax2.set(xlabel="gamma - rho", ylabel="variance exponent",
+  ax2.set(xlabel=r"$\gamma - \rho$", ylabel="variance exponent in n (log-log slope)",
           title="phase diagram: benign / tempered / catastrophic")
   ax2.axhline(0, color="grey", lw=0.5)
-  ax2.legend(fontsize=7)
+  plotting.finish(ax1, ax2, grid=False)
   wd.save_figure(fig, "phase_diagram")
 
 
@@ -75,15 +78,15 @@ def _oracle_panel(ax, config: Config, results: dict[str, Any]) -> None:
   for b in (1, 2):
     ns = oracle_lib.oracle_ns(config, b)
     s = slope_entry(results, oracle_lib.oracle_slope_name(b))
-    line, = ax.loglog(ns, s["oracle_errors"], "o-", label=f"oracle ridge, b={b}")
+    line, = ax.loglog(ns, s["oracle_errors"], "o-", label=f"oracle ridge, b = {b}")
     ax.loglog(ns, s["de_oracle_errors"], ":", color=line.get_color())
     ax.loglog(ns, gates.predicted_line(ns, s["oracle_errors"], predicted), "--",
               color=line.get_color(), alpha=0.6)
   ridgeless = points(results, study="E1.3", b=1, lam=0.0)
-  ax.loglog(column(ridgeless, "n"), column(ridgeless, "total"), "s-", label="ridgeless, b=1")
+  ax.loglog(column(ridgeless, "n"), column(ridgeless, "total"), "s-", label="ridgeless, b = 1")
   _n_axis(ax, config.ns)
-  ax.set(xlabel="n", ylabel="L2 error of u", title="E1.3 (dotted: DE, dashed: predicted)")
-  ax.legend(fontsize=7)
+  ax.set(xlabel=N_LABEL, ylabel=r"error $\|\hat u - u^*\|^2_{L^2}$",
+         title="E1.3 (dotted: det. equivalent, dashed: predicted)")
 
 
 def _independence_panel(ax, config: Config, results: dict[str, Any]) -> None:
@@ -91,10 +94,10 @@ def _independence_panel(ax, config: Config, results: dict[str, Any]) -> None:
     for rho in variance.INDEPENDENCE_RHOS:
       rows = points(results, study="E1.2", b=b, design=design, rho=rho)
       ax.loglog(config.ns_independence, column(rows, "variance"),
-                "o-" if design == "jittered" else "x:", label=f"b={b} {design}, rho={rho:g}")
+                "o-" if design == "jittered" else "x:", label=rf"b = {b}, {design}, $\rho$={rho:g}")
   _n_axis(ax, config.ns_independence)
-  ax.set(xlabel="n", ylabel="ridgeless variance", title="E1.2 inductive-bias independence")
-  ax.legend(fontsize=6)
+  ax.set(xlabel=N_LABEL, ylabel=r"ridgeless variance ($L^2$ norm$^2$)",
+         title="E1.2 inductive-bias independence")
 
 
 def _smoothing_panel(ax, config: Config, results: dict[str, Any]) -> None:
@@ -102,12 +105,12 @@ def _smoothing_panel(ax, config: Config, results: dict[str, Any]) -> None:
     # The oracle error per n: the smallest design-mean total over the positive ridges.
     err = np.array([column([r for r in points(results, study="E1.5", b=b, n=n)
                             if r["lam"] > 0], "total").min() for n in config.ns])
-    line, = ax.loglog(config.ns, err, "o-", label=f"b={b}")
+    line, = ax.loglog(config.ns, err, "o-", label=f"b = {b}")
     ax.loglog(config.ns, gates.predicted_line(config.ns, err, predicted), "--",
               color=line.get_color(), alpha=0.6)
   _n_axis(ax, config.ns)
-  ax.set(xlabel="n", ylabel="oracle error", title="E1.5 smoothing operator (rho = -1)")
-  ax.legend(fontsize=7)
+  ax.set(xlabel=N_LABEL, ylabel=r"oracle-ridge error ($L^2$ norm$^2$)",
+         title=r"E1.5 smoothing operator ($\rho$ = -1)")
 
 
 def plot_learning_curves(config: Config, results: dict[str, Any], wd: Workdir) -> None:
@@ -117,6 +120,9 @@ def plot_learning_curves(config: Config, results: dict[str, Any], wd: Workdir) -
                                       ("smoothing", _smoothing_panel))):
     if part in config.studies:
       panel(ax, config, results)
+    else:
+      ax.set_axis_off()
+  plotting.finish(axes, grid=False)
   wd.save_figure(fig, "learning_curves")
 
 
@@ -124,14 +130,14 @@ def _bias_variance_panel(ax, config: Config, results: dict[str, Any]) -> None:
   for rho in bias_variance_lib.RHOS:
     rows = points(results, study="E1.6", rho=rho)
     lams, var, bias2 = column(rows, "lam"), column(rows, "variance"), column(rows, "bias2")
-    line, = ax.loglog(lams[1:], var[1:], "o", ms=3, label=f"variance, rho={rho:g}")
+    line, = ax.loglog(lams[1:], var[1:], "o", ms=3, label=rf"variance, $\rho$={rho:g}")
     ax.loglog(lams[1:], column(rows, "de_variance")[1:], "-", color=line.get_color(), lw=0.8)
     ax.axhline(var[0], color=line.get_color(), ls=":", lw=0.8)
-    line, = ax.loglog(lams[1:], bias2[1:], "^", ms=3, label=f"bias^2, rho={rho:g}")
+    line, = ax.loglog(lams[1:], bias2[1:], "^", ms=3, label=rf"bias$^2$, $\rho$={rho:g}")
     ax.loglog(lams[1:], column(rows, "de_bias2")[1:], "-", color=line.get_color(), lw=0.8)
-  ax.set(xlabel="lambda (n lambda on the diagonal)", ylabel="error",
-         title=f"E1.6 n={config.bias_variance_n} (lines: DE, dotted: ridgeless)")
-  ax.legend(fontsize=6)
+  ax.set(xlabel=LAM_LABEL, ylabel=r"error ($L^2$ norm$^2$)",
+         title=f"E1.6 n = {config.bias_variance_n} (lines: det. equivalent, dotted: "
+               "ridgeless)")
 
 
 def _saturation_panel(ax, config: Config, results: dict[str, Any]) -> None:
@@ -139,15 +145,16 @@ def _saturation_panel(ax, config: Config, results: dict[str, Any]) -> None:
     design = saturation_lib.gated_design(config, row)
     rows = points(results, study="E1.4", b=row.b, rho=row.rho, r_s=row.r_s, design=design)
     lams, bias2 = column(rows, "lam"), column(rows, "bias2")
-    line, = ax.loglog(lams, bias2, "o-", ms=3, label=f"{row.label} {design}")
+    line, = ax.loglog(lams, bias2, "o-", ms=3,
+                      label=rf"b={row.b}, $\rho$={row.rho:g}, $r_s$={row.r_s:g}, {design}")
     if row.predicted is not None:
       ax.loglog(lams, gates.predicted_line(lams, bias2, row.predicted), "--",
                 color=line.get_color(), alpha=0.5)
     else:
       ax.loglog(lams, column(rows, "de_bias2"), ":", color=line.get_color())
-  ax.set(xlabel="lambda", ylabel="noise-free bias^2",
-         title=f"E1.4 saturation, n={config.saturation_n} (dashed: predicted)")
-  ax.legend(fontsize=5)
+  ax.set(xlabel=LAM_LABEL, ylabel=r"noise-free bias$^2$ ($L^2$ norm$^2$)",
+         title=f"E1.4 saturation, n = {config.saturation_n} (dashed: predicted)")
+  plotting.legend(ax, fontsize=5)
 
 
 def plot_bias_variance(config: Config, results: dict[str, Any], wd: Workdir) -> None:
@@ -156,6 +163,10 @@ def plot_bias_variance(config: Config, results: dict[str, Any], wd: Workdir) -> 
     _bias_variance_panel(ax1, config, results)
   if "saturation" in config.studies:
     _saturation_panel(ax2, config, results)
+  for ax, part in ((ax1, "bias_variance"), (ax2, "saturation")):
+    if part not in config.studies:
+      ax.set_axis_off()
+  plotting.finish(ax1, ax2, grid=False)
   wd.save_figure(fig, "bias_variance")
 
 

@@ -15,6 +15,13 @@ from jaxlab import plotting
 from jaxlab.experiment import Workdir, gates
 from jaxlab.papers.meanfield_resnet.config import Config
 
+# The paper's names of the logged quantities (legends).
+NAMES = {"displacement_head": "head displacement", "displacement_resnet": "ResNet displacement",
+         "kl_head": "KL, head", "kl_resnet": "KL, ResNet",
+         "error_trained": "trained network", "error_init_features": "features at init",
+         "gap": "|test - train MSE|", "proxy": r"bound proxy $\beta\sqrt{KL / n}$",
+         "train_mse": "training MSE"}
+
 
 def logged_beta_sweep(config: Config, wd: Workdir) -> dict[str, np.ndarray]:
   """The beta sweep's metrics.jsonl lines as `{"step": (T,), name: (num_betas, T)}`."""
@@ -30,27 +37,29 @@ def plot_beta_sweep(config: Config, rows, logged, wd: Workdir) -> str:
   fig, axes = plotting.figure(1, 4)
   steps = logged["step"]
   for i, beta in enumerate(config.beta_sweep.betas):
-    axes[0].plot(steps, logged["loss"][i], label=f"beta={beta:g}")
-    line, = axes[1].plot(steps, logged["lambda_min_g2"][i], label=f"beta={beta:g}")
+    axes[0].plot(steps, logged["loss"][i], label=rf"$\beta$={beta:g}")
+    line, = axes[1].plot(steps, logged["lambda_min_g2"][i], label=rf"$\beta$={beta:g}")
     axes[1].plot(steps, logged["lambda_min_g"][i], ls=":", color=line.get_color())
-    axes[3].plot(steps, logged["kl_head"][i], color=line.get_color(), label=f"beta={beta:g}")
+    axes[3].plot(steps, logged["kl_head"][i], color=line.get_color(), label=rf"$\beta$={beta:g}")
     axes[3].plot(steps, logged["kl_resnet"][i], ls=":", color=line.get_color())
   axes[1].axhline(0.5 * rows[0]["gram_min_eig_init"], color="k", lw=0.8, ls="--",
-                  label="0.5 lambda_min(G2(0))")
-  axes[0].set(xlabel="step", ylabel="R(t)", yscale="log", title="training loss")
-  axes[1].set(xlabel="step", ylabel="lambda_min", title="G2 (solid), G1+G2 (dotted)")
+                  label=r"0.5 $\lambda_{min}(G_2(0))$")
+  axes[0].set(xlabel="gradient step", ylabel="training loss R(t)", yscale="log",
+              title="training loss")
+  axes[1].set(xlabel="gradient step", ylabel=r"$\lambda_{min}$ of the Gram matrix",
+              title=r"$G_2$ (solid), $G_1 + G_2$ (dotted)")
   betas = np.array(config.beta_sweep.betas)
   for name, marker in (("displacement_head", "o"), ("displacement_resnet", "s"),
                        ("kl_head", "^"), ("kl_resnet", "v")):
     values = np.array([r[name] for r in rows])
     axes[2].plot(betas, values, marker=marker,
-                 label=f"{name} (slope {gates.loglog_slope(betas, values):.2f})")
-  axes[2].set(xlabel="beta", xscale="log", yscale="log", title="movement vs beta")
-  axes[3].set(xlabel="step", ylabel="KL proxy", yscale="log",
+                 label=f"{NAMES[name]} (slope {gates.loglog_slope(betas, values):.2f})")
+  plotting.log_axis(axes[2], betas)
+  axes[2].set(xlabel=r"$\beta$ (scaling)", yscale="log",
+              ylabel="distance from init (displacement, KL)", title=r"movement vs $\beta$")
+  axes[3].set(xlabel="gradient step", ylabel="KL divergence from init", yscale="log",
               title="KL head (solid), ResNet (dotted)")
-  for ax in axes:
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+  plotting.finish(axes)
   return wd.save_figure(fig, "beta_sweep")
 
 
@@ -62,21 +71,22 @@ def plot_limit_and_generalisation(limit_rows, gen_rows, wd: Workdir) -> str:
     for name, marker in (("error_trained", "o"), ("error_init_features", "s")):
       values = np.array([r[name] for r in sel])
       ax.plot(grid, values, marker=marker,
-              label=f"{name} (slope {gates.loglog_slope(grid, values):.2f})")
-    power, label = (1.0, "1/L") if varied == "depth" else (0.5, "1/sqrt(M)")
+              label=f"{NAMES[name]} (slope {gates.loglog_slope(grid, values):.2f})")
+    power, label = (1.0, r"$\propto 1/L$") if varied == "depth" else (0.5, r"$\propto 1/\sqrt{M}$")
     ax.plot(grid, sel[0]["error_trained"] * (grid / grid[0]) ** -power, "k--", lw=0.8,
             label=label)
-    ax.set(xlabel=varied, xscale="log", yscale="log", title=f"sup error vs {varied}")
+    plotting.log_axis(ax, grid)
+    ax.set(xlabel="depth L" if varied == "depth" else "width M", yscale="log",
+           ylabel=r"$\sup_x |f - f_{ref}|$ (output units)", title=f"sup error vs {varied}")
   n = np.array([r["n"] for r in gen_rows])
   for name in ("gap", "proxy", "train_mse"):
     values = np.array([r[name] for r in gen_rows])
     axes[2].plot(n, np.abs(values), marker="o",
-                 label=f"{name} (slope {gates.loglog_slope(n, values):.2f})")
-  axes[2].set(xlabel="n (beta = beta_scale sqrt(n))", xscale="log", yscale="log",
-              title="generalisation")
-  for ax in axes:
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+                 label=f"{NAMES[name]} (slope {gates.loglog_slope(n, values):.2f})")
+  plotting.log_axis(axes[2], n)
+  axes[2].set(xlabel=r"n (training points; $\beta \propto \sqrt{n}$)", yscale="log",
+              ylabel="MSE (squared output units)", title="generalisation")
+  plotting.finish(axes)
   return wd.save_figure(fig, "limit_and_generalisation")
 
 

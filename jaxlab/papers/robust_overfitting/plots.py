@@ -16,7 +16,6 @@ from typing import Any
 
 import jax
 import matplotlib.patches
-import matplotlib.ticker
 import numpy as np
 
 from jaxlab import plotting
@@ -25,13 +24,15 @@ from jaxlab.experiment.workdir import Workdir
 from jaxlab.papers.robust_overfitting import construction, data
 
 
+N_LABEL = "n (training points)"
+
+
 def _errorbar(ax, x, rows, key, **kw):
   ax.errorbar(x, [r[key] for r in rows], yerr=[r[key + "_se"] for r in rows], capsize=2, **kw)
 
 
 def _log_x(ax) -> None:
-  ax.set_xscale("log")
-  ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+  plotting.log_axis(ax)
 
 
 def robust_gap(summary: dict[str, list[dict[str, Any]]], noise: float):
@@ -45,21 +46,20 @@ def robust_gap(summary: dict[str, list[dict[str, Any]]], noise: float):
   for i, delta in enumerate(sorted({r["delta"] for r in rows})):
     at = sorted((r for r in rows if r["delta"] == delta), key=lambda r: r["n"])
     ns = [r["n"] for r in at]
-    _errorbar(ax2, ns, at, "robust_gap", marker="o", label=f"delta = w = {delta:g}")
+    _errorbar(ax2, ns, at, "robust_gap", marker="o", label=rf"$\delta$ = w = {delta:g}")
     ax3.plot(ns, [r["robust_error"] - noise for r in at], "o-", color=f"C{i}",
-             label=f"delta = {delta:g}")
+             label=rf"$\delta$ = {delta:g}")
     ax3.plot(ns, [max(r["adv_train_error"], 1e-7) for r in at], "x:", color=f"C{i}")
-  for ax, xlabel in ((ax1, "delta (w = delta)"), (ax2, "n")):
+  for ax, xlabel in ((ax1, r"perturbation radius $\delta$ (w = $\delta$)"), (ax2, N_LABEL)):
     ax.axhline(noise, color="gray", ls="--", lw=1, label="p (optimal robust error)")
-    ax.set(xlabel=xlabel, ylabel="robust gap (test - adv. train)")
-  ax1.set_title("robust gap vs delta")
-  ax2.set_title("robust gap vs n at fixed delta")
-  ax3.set(yscale="log", xlabel="n", ylabel="robust error - p (o); adv. train error (x)",
-          title="extra robust error at fixed delta")
+    ax.set(xlabel=xlabel, ylabel="robust gap (test - adv. train error)")
+  ax1.set_title(r"robust gap vs $\delta$")
+  ax2.set_title(r"robust gap vs n at fixed $\delta$")
+  ax3.set(yscale="log", xlabel=N_LABEL, ylabel="robust error - p (o); adv. train error (x)",
+          title=r"extra robust error at fixed $\delta$")
   for ax in (ax1, ax2, ax3):
     _log_x(ax)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+  plotting.finish(ax1, ax2, ax3)
   return fig
 
 
@@ -74,29 +74,29 @@ def errors_vs_w(summary):
       _errorbar(ax, ws, at, key, marker="o", label=f"margin {margin:g}")
   for ax, key in zip(axes, ("Bayes disagreement", "robust test error",
                             "adversarial training error")):
-    ax.set(xlabel="w", title=key)
+    ax.set(xlabel="bump width w", ylabel=f"{key} (probability)", title=key)
     _log_x(ax)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+  plotting.finish(axes)
   return fig
 
 
 def perturbation_level(summary, cfg):
   """Extra disagreement at delta = w = c/n and c/n^1.5 against n (P4-A)."""
   fig, ax = plotting.figure()
-  for name, label in (("level_1/n", "delta = w = c/n"), ("level_1/n^1.5", "delta = w = c/n^1.5")):
+  for name, label in (("level_1/n", r"$\delta$ = w = c/n"),
+                      ("level_1/n^1.5", r"$\delta$ = w = c/n$^{1.5}$")):
     rows = sorted(summary[name], key=lambda r: r["n"])
     _errorbar(ax, [r["n"] for r in rows], rows, "disagreement", marker="o", label=label)
   limit = 4 * cfg.bands.noise * cfg.level_c * data.density(cfg.bands)
-  ax.axhline(limit, color="gray", ls="--", label="4 p c rho")
+  ax.axhline(limit, color="gray", ls="--", label=r"4 p c $\rho$")
   rows = sorted(summary["level_1/n^1.5"], key=lambda r: r["n"])
   ns = [r["n"] for r in rows]
   ax.plot(ns, gates.predicted_line(ns, [r["disagreement"] for r in rows], -0.5), "k:",
           label="slope -1/2")
-  ax.set(yscale="log", xlabel="n", ylabel="Bayes disagreement", title="perturbation level")
+  ax.set(yscale="log", xlabel=N_LABEL, ylabel="Bayes disagreement (probability)",
+         title="perturbation level")
   _log_x(ax)
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
+  plotting.finish(ax)
   return fig
 
 
@@ -104,14 +104,14 @@ def regression_rate(result, fixed_w: float):
   """Excess MSE against n: g_n, the interpolant, the fixed-w interpolant (P4-C)."""
   ns, curves = result["ns"], result["curves"]
   fig, ax = plotting.figure()
-  ax.plot(ns, curves["excess_h"], "o-", label="interpolating h (delta = w = n^-2.5)")
-  ax.plot(ns, curves["excess_g"], "s--", label="g_n (least squares)", alpha=0.7)
+  ax.plot(ns, curves["excess_h"], "o-", label=r"interpolating h ($\delta$ = w = $n^{-2.5}$)")
+  ax.plot(ns, curves["excess_g"], "s--", label=r"$g_n$ (least squares)", alpha=0.7)
   ax.plot(ns, curves["excess_fixed_w"], "^-", label=f"interpolating h, fixed w = {fixed_w:g}")
   ax.plot(ns, gates.predicted_line(ns, curves["excess_h"], -0.8), "k:", label="slope -0.8")
-  ax.set(yscale="log", xlabel="n", ylabel="excess MSE E(h - f*)^2", title="regression rate")
+  ax.set(yscale="log", xlabel=N_LABEL, ylabel=r"excess MSE $E(h - f^*)^2$",
+         title="regression rate")
   _log_x(ax)
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
+  plotting.finish(ax)
   return fig
 
 
@@ -128,9 +128,8 @@ def pgd_at_contrast(result, noise: float):
   ax.axhline(built["robust_train_acc"], color="C3", ls="--", label="construction robust train")
   ax.axhline(built["robust_test_acc"], color="C4", ls="--", label="construction robust test")
   ax.axhline(1 - noise, color="gray", ls=":", label="optimal robust test (1 - p)")
-  ax.set(xlabel="epoch", ylabel="accuracy", title="PGD-AT vs the construction")
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
+  ax.set(xlabel="epoch", ylabel="robust accuracy (fraction)", title="PGD-AT vs the construction")
+  plotting.finish(ax)
   return fig
 
 
@@ -151,10 +150,10 @@ def construction_1d(c: construction.Construction, x: np.ndarray, y: np.ndarray,
     ax.plot([xi - delta, xi + delta], [yi * 1.15] * 2, color=color, lw=3, alpha=0.6)
     ax.plot(xi, yi * 1.15, "o", color=color, ms=3)
   ax.axhline(0, color="k", lw=0.5)
-  ax.set(xlim=window, xlabel="x", ylabel="h(x)",
-         title=f"1D construction (delta = {delta:g}, w = {c.bumps.w:g}; bars: delta-balls, "
-               "green y = +1, red y = -1)")
-  ax.legend(fontsize=7, loc="lower left")
+  ax.set(xlim=window, xlabel="input x", ylabel="h(x) (classifier output)",
+         title=rf"1D construction ($\delta$ = {delta:g}, w = {c.bumps.w:g}; bars: "
+               r"$\delta$-balls, green y = +1, red y = -1)")
+  plotting.legend(ax, loc="lower left")
   return fig
 
 
@@ -176,8 +175,9 @@ def construction_2d(c: construction.Construction, x: np.ndarray, y: np.ndarray,
     ax.add_patch(matplotlib.patches.Rectangle(xi - delta, 2 * delta, 2 * delta, fill=False,
                                               ec=color, lw=1))
     ax.plot(*xi, ".", color=color, ms=4)
-  ax.set(title="sign h near a bump (red +1); training points and delta-balls", xlabel="x1",
-         ylabel="x2", xlim=extent[:2], ylim=extent[2:])
+  ax.set(title=r"sign h near a bump (red +1); training points and $\delta$-balls",
+         xlabel="input coordinate $x_1$", ylabel="input coordinate $x_2$", xlim=extent[:2],
+         ylim=extent[2:])
   return fig
 
 

@@ -20,10 +20,14 @@ from jaxlab.papers.shallow_transformer.config import Config
 from jaxlab.papers.shallow_transformer.ntk_init import TAU0_LABELS, select
 
 
+# The paper's names of the initialisations and of the attention scalings tau0 (legends).
+INIT_NAMES = {"lecun": "LeCun", "he": "He", "ntk": "NTK"}
+TAU0_NAMES = {"d_m^-1/2": r"$\tau_0 = d_m^{-1/2}$", "d_m^-1": r"$\tau_0 = d_m^{-1}$"}
+WIDTH_LABEL = r"width $d_m$ (hidden units)"
+
+
 def _finish(axes) -> None:
-  for ax in axes:
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+  plotting.finish(axes)
 
 
 def plot_ntk_init(config: Config, ntk_rows, attention_slope, wd: Workdir) -> str:
@@ -34,17 +38,21 @@ def plot_ntk_init(config: Config, ntk_rows, attention_slope, wd: Workdir) -> str
       rows = [select(ntk_rows, init=scheme, tau0=tau0, width=w)[0] for w in widths]
       ax, key = ((axes[1], "lambda_min") if scheme == "ntk" else
                  (axes[0], "lambda_min_over_width"))
-      ax.plot(widths, [r[key] for r in rows], ls=ls, marker="o", label=f"{scheme}, {tau0}")
+      ax.plot(widths, [r[key] for r in rows], ls=ls, marker="o",
+              label=f"{INIT_NAMES[scheme]}, {TAU0_NAMES[tau0]}")
   for tau0 in TAU0_LABELS:
     rows = [select(ntk_rows, init="lecun", tau0=tau0, width=w)[0] for w in widths]
     axes[2].plot(widths, [r["attention_deviation"] for r in rows], marker="o",
-                 label=f"tau0={tau0} (slope {attention_slope[tau0]:.2f})")
-  axes[0].set(xscale="log", yscale="log", xlabel="d_m", ylabel="lambda_min(K0) / d_m",
-              title="LeCun / He")
-  axes[1].set(xscale="log", yscale="log", xlabel="d_m", ylabel="lambda_min(K0)",
+                 label=f"{TAU0_NAMES[tau0]} (slope {attention_slope[tau0]:.2f})")
+  axes[0].set(yscale="log", xlabel=WIDTH_LABEL, ylabel=r"$\lambda_{min}(K_0) / d_m$",
+              title="LeCun / He init")
+  axes[1].set(yscale="log", xlabel=WIDTH_LABEL, ylabel=r"$\lambda_{min}(K_0)$",
               title="NTK init")
-  axes[2].set(xscale="log", yscale="log", xlabel="d_m", ylabel="max |softmax - 1/d_s|",
+  axes[2].set(yscale="log", xlabel=WIDTH_LABEL,
+              ylabel=r"max |softmax - $1/d_s$| (attention weight)",
               title="attention degeneration (LeCun)")
+  for ax in axes:
+    plotting.log_axis(ax, widths)
   _finish(axes)
   return wd.save_figure(fig, "ntk_init")
 
@@ -54,9 +62,9 @@ def plot_gd(config: Config, gd_rows, trajectories, slopes, wd: Workdir) -> str:
   steps = np.arange(0, config.gd.num_steps + 1, config.gd.log_every)
   for width in config.gd.widths:
     traj = trajectories["lecun", width]
-    line, = axes[0].plot(traj["loss"], label=f"d_m={width}")
+    line, = axes[0].plot(traj["loss"], label=f"$d_m$ = {width}")
     axes[3].plot(steps, traj["lambda_min"] / traj["lambda_min"][0], color=line.get_color(),
-                 label=f"d_m={width}")
+                 label=f"$d_m$ = {width}")
   widths = np.array([r["width"] for r in gd_rows])
   other = config.gd.compare_init
   axes[1].plot(widths, [r["weight_change"] for r in gd_rows], marker="o",
@@ -65,15 +73,20 @@ def plot_gd(config: Config, gd_rows, trajectories, slopes, wd: Workdir) -> str:
                label=f"LeCun (slope {slopes['ntk_change_slope']:.2f})")
   if other != "lecun":
     axes[1].plot(widths, [r[f"weight_change_{other}_init"] for r in gd_rows], marker="s",
-                 label=f"{other} init")
+                 label=f"{INIT_NAMES[other]} init")
     axes[2].plot(widths, [r[f"ntk_change_{other}_init"] for r in gd_rows], marker="s",
-                 label=f"{other} init")
-  axes[0].set(yscale="log", xlabel="step", ylabel="loss", title="training loss (LeCun)")
-  axes[1].set(xscale="log", yscale="log", xlabel="d_m",
-              ylabel="||theta_T - theta_0|| / ||theta_0||", title="weight change")
-  axes[2].set(xscale="log", yscale="log", xlabel="d_m", ylabel="||K_T - K_0|| / ||K_0||",
+                 label=f"{INIT_NAMES[other]} init")
+  axes[0].set(yscale="log", xlabel="GD step", ylabel="training loss (MSE)",
+              title="training loss (LeCun)")
+  axes[1].set(yscale="log", xlabel=WIDTH_LABEL,
+              ylabel=r"$\|\theta_T - \theta_0\| / \|\theta_0\|$ (relative)",
+              title="weight change")
+  axes[2].set(yscale="log", xlabel=WIDTH_LABEL, ylabel=r"$\|K_T - K_0\| / \|K_0\|$ (relative)",
               title="NTK change")
-  axes[3].set(xlabel="step", ylabel="lambda_min(K_t) / lambda_min(K_0)", title="NTK spectrum")
+  for ax in axes[1:3]:
+    plotting.log_axis(ax, widths)
+  axes[3].set(xlabel="GD step", ylabel=r"$\lambda_{min}(K_t) / \lambda_{min}(K_0)$",
+              title="NTK spectrum")
   _finish(axes)
   return wd.save_figure(fig, "gd_dynamics")
 
@@ -82,15 +95,16 @@ def plot_init_and_width(comparison, loss_curves, size_rows, width_exponent, wd: 
                         ) -> str:
   fig, axes = plotting.figure(1, 2)
   for scheme, curve in loss_curves.items():
-    axes[0].plot(curve, label=f"{scheme} (gamma lambda_max = "
+    axes[0].plot(curve, label=rf"{INIT_NAMES[scheme]} ($\gamma \lambda_{{max}}$ = "
                  f"{comparison['gamma_lambda_max'][scheme]:.2g})")
-  axes[0].set(yscale="log", xlabel="step", ylabel="loss",
-              title=f"one gamma, d_m={comparison['width']}")
+  axes[0].set(yscale="log", xlabel="GD step", ylabel="training loss (MSE)",
+              title=rf"one step size $\gamma$, $d_m$ = {comparison['width']}")
   n = np.array([r["n"] for r in size_rows], dtype=float)
   needed = np.array([r["width_needed"] for r in size_rows], dtype=float)
   axes[1].plot(n, needed, marker="o", label=f"fitted exponent {width_exponent:.2f}")
-  axes[1].set(xscale="log", yscale="log", xlabel="N", ylabel="smallest d_m reaching the loss",
-              title="width needed")
+  axes[1].set(yscale="log", xlabel="N (training sequences)",
+              ylabel=r"smallest $d_m$ reaching the loss", title="width needed")
+  plotting.log_axis(axes[1], n)
   _finish(axes)
   return wd.save_figure(fig, "init_and_width")
 
