@@ -146,6 +146,16 @@ def test_snippets_found():
   runnable = [where for where, _, skip in SNIPPETS if not skip]
   assert any(w.startswith("docs/cores.md") for w in runnable), runnable
   assert any(w.startswith("docs/papers/charmer.md") for w in runnable), runnable
+  assert sum(w.startswith("docs/nnx.md") for w in runnable) == 2, runnable  # NNX and plain JAX
+
+
+def test_every_notebook_has_an_open_in_colab_badge():
+  index = (REPO / "docs" / "index.md").read_text(encoding="utf-8")
+  badge = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+           "(https://colab.research.google.com/github/jaxlab/jaxlab/blob/main/notebooks/{})")
+  missing = [nb.name for nb in sorted((REPO / "notebooks").glob("*.ipynb"))
+             if badge.format(nb.name) not in index]
+  assert not missing, f"notebooks without an Open in Colab badge in docs/index.md: {missing}"
 
 
 def test_readme_is_a_short_front_door_linking_every_paper():
