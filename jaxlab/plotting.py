@@ -89,19 +89,23 @@ def unlabelled(fig: Figure) -> list[str]:
   return missing
 
 
-def preview(png_path: str, max_width: int = 1400, colors: int = 128):
-  """An `IPython.display.Image` of the PNG at `png_path`, scaled down to at most `max_width`
-  pixels wide and to a palette of `colors` colours (about 4x smaller for line plots; the
-  workdir keeps the 200 dpi original; a notebook embeds this copy)."""
-  from IPython.display import Image  # pylint: disable=import-outside-toplevel
-  from PIL import Image as PILImage  # pylint: disable=import-outside-toplevel
-  with PILImage.open(png_path) as img:
+def preview_png(png_path: str, max_width: int = 1400, colors: int = 128) -> bytes:
+  """The PNG at `png_path` scaled down to at most `max_width` pixels wide and to a palette of
+  `colors` colours (about 4x smaller for line plots), as PNG bytes."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  with Image.open(png_path) as img:
     if img.width > max_width:
-      img = img.resize((max_width, round(img.height * max_width / img.width)),
-                       PILImage.LANCZOS)
+      img = img.resize((max_width, round(img.height * max_width / img.width)), Image.LANCZOS)
     buf = io.BytesIO()
     img.convert("RGB").quantize(colors=colors).save(buf, format="PNG", optimize=True)
-  return Image(data=buf.getvalue(), format="png")
+  return buf.getvalue()
+
+
+def preview(png_path: str, max_width: int = 1400, colors: int = 128):
+  """`preview_png` as an `IPython.display.Image`: what a notebook embeds (the workdir keeps
+  the 200 dpi original)."""
+  from IPython.display import Image  # pylint: disable=import-outside-toplevel
+  return Image(data=preview_png(png_path, max_width, colors), format="png")
 
 
 def _flat(items) -> list[Axes]:

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
+from jaxlab.experiment import progress
 from jaxlab.experiment.gates import Slope, fit_slope
 
 __all__ = ["Slope", "as_array", "design_key", "fit_slope", "oracle", "refine_minimum", "run"]
@@ -37,7 +38,8 @@ def design_key(key: jax.Array, n: int, design: int) -> jax.Array:
 
 
 def run(error_fn: ErrorFn, ns: Sequence[int], num_designs: int, lams: jax.Array,
-        key: jax.Array, *, log_every: bool = True) -> dict[str, np.ndarray]:
+        key: jax.Array, *, log_every: bool = True,
+        desc: str = "learning curve") -> dict[str, np.ndarray]:
   """Runs `error_fn(key, n, lams) -> {name: array}` on every (n, design) and stacks the results.
 
   Args:
@@ -46,22 +48,22 @@ def run(error_fn: ErrorFn, ns: Sequence[int], num_designs: int, lams: jax.Array,
     num_designs: designs (seeds) per n.
     lams: ridge grid `(L,)`, passed through.
     key: base key; design d at size n uses `design_key(key, n, d)`.
+    log_every: log a line as each n finishes.
+    desc: label of the progress bar over the (n, design) grid (shown on a terminal only).
 
   Returns:
     `{name: array (len(ns), num_designs, ...)}` as numpy arrays.
   """
-  out: dict[str, list] = {}
-  for n in ns:
-    rows: dict[str, list] = {}
-    for d in range(num_designs):
-      res = jax.device_get(error_fn(design_key(key, n, d), int(n), lams))
-      for name, value in res.items():
-        rows.setdefault(name, []).append(np.asarray(value))
-    for name, values in rows.items():
-      out.setdefault(name, []).append(np.stack(values))
-    if log_every:
+  rows: dict[str, list] = {}
+  grid = [(n, d) for n in ns for d in range(num_designs)]
+  for n, d in progress.bar(grid, desc=desc):
+    res = jax.device_get(error_fn(design_key(key, n, d), int(n), lams))
+    for name, value in res.items():
+      rows.setdefault(name, []).append(np.asarray(value))
+    if log_every and d == num_designs - 1:
       logging.info("learning curve: n = %d done (%d designs)", n, num_designs)
-  return {name: np.stack(v) for name, v in out.items()}
+  return {name: np.stack(v).reshape(len(ns), num_designs, *v[0].shape)
+          for name, v in rows.items()}
 
 
 def refine_minimum(log_lams: np.ndarray, log_err: np.ndarray) -> tuple[float, float]:
