@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Iterable, TypeVar
 
-from tqdm import auto as tqdm_auto
+import tqdm
 
 T = TypeVar("T")
 
@@ -31,5 +31,7 @@ def bar(iterable: Iterable[T], *, desc: str, total: int | None = None,
   """`iterable` wrapped in a tqdm bar labelled `desc` when `enabled()`, else as it is."""
   if not enabled():
     return iterable
-  return tqdm_auto.tqdm(iterable, desc=desc, total=total, leave=leave, file=sys.stderr,
-                        dynamic_ncols=True)
+  # The terminal bar (tqdm.auto would import its notebook bar, which warns in a Jupyter kernel
+  # without ipywidgets, and a kernel's stderr is no terminal anyway).
+  return tqdm.tqdm(iterable, desc=desc, total=total, leave=leave, file=sys.stderr,
+                   dynamic_ncols=True)
