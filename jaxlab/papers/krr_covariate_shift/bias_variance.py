@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from jaxlab.experiment import gates
+from jaxlab.experiment import gates, progress
 from jaxlab.papers.krr_covariate_shift import covariate_shift as cs
 from jaxlab.papers.krr_covariate_shift.context import Context, sample
 
@@ -43,7 +43,7 @@ def _evaluate(ctx: Context, d: int, surrogate: bool) -> dict[str, np.ndarray]:
   c = ctx.config
   nlams = np.asarray(c.nlams)
   rows = []
-  for s in range(c.num_designs):
+  for s in progress.bar(range(c.num_designs), desc=f"E2.3 designs (d = {d})"):
     ev = jax.device_get(evaluate(sample(ctx, ctx.keys.bias_variance, d, s), ctx.h,
                                  jnp.asarray(nlams), c.noise_std, surrogate=surrogate))
     rows.append({k: np.stack([v.bias2, v.variance]) for k, v in ev.items()})

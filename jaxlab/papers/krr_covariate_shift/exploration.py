@@ -5,11 +5,13 @@ in metrics.jsonl for the figure)."""
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlab.experiment import gates
+from jaxlab.experiment import gates, progress
 from jaxlab.kernels import ridge
 from jaxlab.papers.krr_covariate_shift import covariate_shift as cs
 from jaxlab.papers.krr_covariate_shift.bias_variance import evaluate, variance_flip
@@ -22,21 +24,21 @@ def _shift_and_ratio(ctx: Context) -> None:
   """Design 0 at explore_d for every (mu, n / d): the flip, and IW-KRR = KRR at mu = 0."""
   c = ctx.config
   dev_mu0, flips = [], {}
-  for mu in c.explore_mus:
-    for ratio in c.explore_ratios:
-      data = sample(ctx, ctx.keys.exploration, c.explore_d, 0, mu=mu, n_over_d=ratio)
-      ev = jax.device_get(evaluate(data, ctx.h, jnp.asarray(c.nlams), c.noise_std))
-      vk, vw = ev["krr"].variance, ev["iw"].variance
-      if mu == 0:
-        dev_mu0.append(max(gates.max_relative_difference(ev["iw"].bias2, ev["krr"].bias2),
-                           gates.max_relative_difference(vw, vk)))
-      flips[f"mu={mu:g}, n/d={ratio:g}"] = variance_flip(c.nlams, vw, vk)
-      for j, nl in enumerate(c.nlams):
-        for name in ("krr", "iw"):
-          ctx.record.curves.append({"study": "E2.4", "d": c.explore_d, "n": data.x.shape[0],
-                                    "mu": mu, "n_over_d": ratio, "h": c.h, "estimator": name,
-                                    "nlam": nl, "bias2": float(ev[name].bias2[j]),
-                                    "variance": float(ev[name].variance[j])})
+  points = list(itertools.product(c.explore_mus, c.explore_ratios))
+  for mu, ratio in progress.bar(points, desc="E2.4 (mu, n/d)"):
+    data = sample(ctx, ctx.keys.exploration, c.explore_d, 0, mu=mu, n_over_d=ratio)
+    ev = jax.device_get(evaluate(data, ctx.h, jnp.asarray(c.nlams), c.noise_std))
+    vk, vw = ev["krr"].variance, ev["iw"].variance
+    if mu == 0:
+      dev_mu0.append(max(gates.max_relative_difference(ev["iw"].bias2, ev["krr"].bias2),
+                         gates.max_relative_difference(vw, vk)))
+    flips[f"mu={mu:g}, n/d={ratio:g}"] = variance_flip(c.nlams, vw, vk)
+    for j, nl in enumerate(c.nlams):
+      for name in ("krr", "iw"):
+        ctx.record.curves.append({"study": "E2.4", "d": c.explore_d, "n": data.x.shape[0],
+                                  "mu": mu, "n_over_d": ratio, "h": c.h, "estimator": name,
+                                  "nlam": nl, "bias2": float(ev[name].bias2[j]),
+                                  "variance": float(ev[name].variance[j])})
   if dev_mu0:
     ctx.record.gates.check(
         f"E2.4 mu = 0: IW-KRR = KRR at every lambda and n/d in {list(c.explore_ratios)}",

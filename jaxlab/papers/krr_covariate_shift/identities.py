@@ -14,6 +14,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxlab.experiment import progress
 from jaxlab.kernels import ridge
 from jaxlab.papers.krr_covariate_shift import covariate_shift as cs
 from jaxlab.papers.krr_covariate_shift.context import Context, sample
@@ -74,7 +75,7 @@ def identities(ctx: Context) -> None:
   c = ctx.config
   devs = {name: [] for name in NAMES}
   conds, ill = [], 0
-  for d in c.ds:
+  for d in progress.bar(c.ds, desc="E2.2 dimensions"):
     data = sample(ctx, ctx.keys.identities, d, 0)
     noise = c.noise_std * jax.random.normal(jax.random.fold_in(ctx.keys.noise, d),
                                             data.f_train.shape, jnp.float64)

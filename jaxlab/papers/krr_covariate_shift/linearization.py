@@ -11,7 +11,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from jaxlab.experiment import gates
+from jaxlab.experiment import gates, progress
 from jaxlab.papers.krr_covariate_shift import covariate_shift as cs
 from jaxlab.papers.krr_covariate_shift.context import Context, sample
 
@@ -46,7 +46,7 @@ def _measure(ctx: Context) -> dict[str, np.ndarray]:
   values = {m.name: np.zeros((len(c.ds_linearization), c.seeds_linearization))
             for m in MEASURES}
   errors_fn = jax.jit(cs.linearization_errors, static_argnums=1)
-  for i, d in enumerate(c.ds_linearization):
+  for i, d in progress.bar(list(enumerate(c.ds_linearization)), desc="E2.1 dimensions"):
     t0 = time.perf_counter()
     for s in range(c.seeds_linearization):
       data = sample(ctx, ctx.keys.linearization, d, s)

@@ -139,7 +139,8 @@ def simulate_grid(ctx: Context, key: jax.Array, label: str, ns, num_designs: int
                             weights=weights, num_noise=num_noise, noise_std=noise_std)._asdict()
 
   t0 = time.perf_counter()
-  res = learning_curve.run(errors, ns, num_designs, lams, key, log_every=False)
+  res = learning_curve.run(errors, ns, num_designs, lams, key, log_every=False,
+                           desc=f"{label} (n, design)")
   for i, n in enumerate(ns):
     ctx.record.log({"study": label, "n": int(n), "b": b, "design": design, **tag,
                     "lams": np.asarray(lams), "bias2": res["bias2"][i],
