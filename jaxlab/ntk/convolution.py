@@ -152,7 +152,7 @@ def _embed_diagonal(d: jax.Array, n_batch: int) -> jax.Array:
   spatial = d.shape[n_batch:]
   t = math.prod(spatial)
   flat = d.reshape(d.shape[:n_batch] + (t,))
-  full = flat[..., :, None] * jnp.eye(t, dtype=d.dtype)
+  full = flat[..., :, None] * jnp.eye(t, dtype=d.dtype).reshape((1,) * n_batch + (t, t))
   return full.reshape(d.shape[:n_batch] + spatial + spatial)
 
 

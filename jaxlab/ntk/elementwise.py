@@ -514,9 +514,9 @@ def ElementwiseNumerical(fn: Callable, deg: int, df: Callable | None = None):
   df = df if df is not None else jnp.vectorize(jax.grad(fn))
 
   def integrate(f, q12, q11, q22):
-    q12, q11, q22 = jnp.broadcast_arrays(q12, q11, q22)
-    x = jnp.asarray(nodes, q12.dtype).reshape((deg, 1) + (1,) * q12.ndim)
-    y = jnp.asarray(nodes, q12.dtype).reshape((1, deg) + (1,) * q12.ndim)
+    q12, q11, q22 = (q[None, None] for q in jnp.broadcast_arrays(q12, q11, q22))
+    x = jnp.asarray(nodes, q12.dtype).reshape((deg, 1) + (1,) * (q12.ndim - 2))
+    y = jnp.asarray(nodes, q12.dtype).reshape((1, deg) + (1,) * (q12.ndim - 2))
     u = _sqrt(2 * q11) * x
     v = q12 / jnp.sqrt(jnp.maximum(q11 / 2, 1e-30)) * x + _sqrt(2 * (q22 - q12 ** 2 / q11)) * y
     grid = jnp.asarray(np.outer(weights, weights), q12.dtype)
@@ -524,7 +524,7 @@ def ElementwiseNumerical(fn: Callable, deg: int, df: Callable | None = None):
 
   def diag(q):
     x = jnp.asarray(nodes, q.dtype).reshape((deg,) + (1,) * q.ndim)
-    values = fn(_sqrt(2 * q) * x) ** 2
+    values = fn(_sqrt(2 * q[None]) * x) ** 2
     return jnp.tensordot(jnp.asarray(weights, q.dtype), values, (0, 0)) / math.sqrt(math.pi)
 
   return _from_moments(fn, f"ElementwiseNumerical({getattr(fn, '__name__', fn)}, deg={deg})",

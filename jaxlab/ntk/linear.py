@@ -280,14 +280,14 @@ def _slice_batch(c: Covariances, batch_idx: slice) -> Covariances:
 def _diagonal_mul(m: jax.Array, factor, n_batch: int, diagonal: bool) -> jax.Array:
   """Multiplies the entries of equal examples (n_batch = 2: a = b) and equal positions by
   `factor`."""
-  mask = jnp.ones((), m.dtype)
+  mask = jnp.ones((1,) * m.ndim, m.dtype)
   if n_batch == 2:
     if m.shape[0] != m.shape[1]:
       return m
     mask = jnp.eye(m.shape[0], dtype=m.dtype).reshape(m.shape[:2] + (1,) * (m.ndim - 2))
   if not diagonal:
     t = m.shape[-1]
-    mask = mask * jnp.eye(t, dtype=m.dtype)
+    mask = mask * jnp.eye(t, dtype=m.dtype).reshape((1,) * (m.ndim - 2) + (t, t))
   return m * (1 + (factor - 1) * mask)
 
 

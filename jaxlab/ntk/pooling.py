@@ -86,7 +86,7 @@ def _Pool(average: bool, window_shape, strides, padding, normalize_edges, batch_
         counts = _window_sum(jnp.ones(m.shape[n_batch:], m.dtype), window, steps, padding,
                              tuple(range(copies * k)))
         counts = counts if copies == 2 else counts ** 2
-        return out / counts
+        return out / counts.reshape((1,) * n_batch + counts.shape)
       return out / math.prod(window_shape) ** 2
 
     nngp, ntk, cov1, cov2, spatial = c.map_grid(pool)

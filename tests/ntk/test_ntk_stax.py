@@ -3,6 +3,7 @@ relative; recorded by tests/ntk/reference/make_nt_reference.py in a separate env
 (arc-cosine, arcsine), Monte Carlo convergence, layouts, composition and errors."""
 
 import importlib.util
+import math
 import os
 
 import jax
@@ -54,6 +55,15 @@ def _entry(name):
   return entry[0], entry[1], (entry[2] if len(entry) > 2 else {})
 
 
+def _coincident_mask(name, key, shape):
+  """True where NT's reference is singular at coincident points (nt_architectures.py)."""
+  if name not in MODULE.SINGULAR_AT_COINCIDENT_POINTS:
+    return np.zeros(shape, bool)
+  if key.endswith(("/cov1", "/cov2")):
+    return np.ones(shape, bool)
+  return np.eye(*shape, dtype=bool) if "/x1x1/" in key else np.zeros(shape, bool)
+
+
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_kernels_match_neural_tangents(x64, name):
   kind, build, kwargs = _entry(name)
@@ -67,14 +77,82 @@ def test_kernels_match_neural_tangents(x64, name):
   for key, ref in expected.items():
     value = np.broadcast_to(np.asarray(got[key]), ref.shape)
     assert np.asarray(got[key]).dtype == np.float64, key
-    finite = np.isfinite(ref)
-    if not finite.all():
-      # NT 0.6.5's RectifiedMonomial variances are NaN (arccos(1) = 0 in a 0 / 0); jaxlab's
-      # are finite, and every entry NT computes is matched.
-      assert name.startswith("nonlinearity_rectified") and np.all(np.isfinite(value)), key
-    np.testing.assert_allclose(value[finite], ref[finite], rtol=1e-6,
-                               atol=1e-12 * np.abs(ref[finite]).max(initial=1.0),
+    assert np.all(np.isfinite(value)), key
+    compared = ~_coincident_mask(name, key, ref.shape)
+    assert np.all(np.isfinite(ref[compared])), key
+    np.testing.assert_allclose(value[compared], ref[compared], rtol=1e-6,
+                               atol=1e-12 * np.abs(ref[compared]).max(initial=1.0),
                                err_msg=key)
+
+
+def _double_factorial(n):
+  return math.prod(range(n, 0, -2))
+
+
+@pytest.mark.parametrize("degree", [0, 2, 3])
+def test_rectified_monomial_variances_are_the_closed_form(x64, degree):
+  # Where NT 0.6.5 gives NaN: one hidden layer Dense(32, 1.2, 0.2) -> relu^d ->
+  # Dense(1, 0.9, 0.1). E[relu(u)^2d] = (2d-1)!! q^d / 2, E[(d relu(u)^(d-1))^2] =
+  # d^2 (2d-3)!! q^(d-1) / 2, and the NTK adds 0.81 q E[phi'^2] to the NNGP.
+  name = f"nonlinearity_rectified_monomial_{degree}"
+  x1, x2 = _inputs("flat")
+  kernel_fn = ARCHITECTURES[name][1](stax)[2]
+  both, same = kernel_fn(x1, x2), kernel_fn(x1, None)
+  for x, cov in ((x1, both.cov1), (x2, both.cov2), (x1, same.cov1)):
+    q = 1.44 * np.sum(x ** 2, 1) / x.shape[1] + 0.04
+    variance = 0.81 * _double_factorial(2 * degree - 1) * q ** degree / 2 + 0.01
+    np.testing.assert_allclose(cov, variance, rtol=1e-12)
+  q = 1.44 * np.sum(x1 ** 2, 1) / x1.shape[1] + 0.04
+  np.testing.assert_allclose(np.diag(same.nngp), same.cov1, rtol=1e-12)
+  dot = degree ** 2 * _double_factorial(2 * degree - 3) * q ** (degree - 1) / 2
+  np.testing.assert_allclose(np.diag(same.ntk), same.cov1 + 0.81 * q * dot, rtol=1e-12)
+
+
+def test_sign_network_variances_are_exact_where_nt_rounds(x64):
+  # sign(u)^2 = 1: the variance after Dense(1, W_std=0.9) is 0.81 whatever came before, and
+  # sign' = 0 leaves the NTK equal to the NNGP (NT is off by ~1e-4 on one diagonal entry).
+  x1, _ = _inputs("flat")
+  kernel = ARCHITECTURES["nonlinearity_sign"][1](stax)[2](x1, None)
+  np.testing.assert_allclose(np.diag(kernel.nngp), 0.81, rtol=1e-14)
+  np.testing.assert_allclose(kernel.cov1, 0.81, rtol=1e-14)
+  np.testing.assert_allclose(kernel.ntk, kernel.nngp, rtol=1e-14)
+
+
+def test_nonlinearities_equal_monte_carlo_gaussian_expectations(x64):
+  # serial(Dense, phi): nngp = E[phi(u_i) phi(u_j)], ntk = q_ij E[phi'(u_i) phi'(u_j)] with
+  # u ~ N(0, q), q = W^2 x x^T / d + b^2. 2^18 antithetic draws, a fixed seed.
+  x = np.asarray(jax.random.normal(jax.random.key(3), (3, 4), jnp.float64))
+  q = 1.3 ** 2 * x @ x.T / 4 + 0.2 ** 2
+  z = np.random.default_rng(0).normal(size=(2 ** 17, 3))
+  u = np.concatenate([z, -z]) @ np.linalg.cholesky(q).T
+  cases = (
+      (stax.Sign(), np.sign, None),
+      (stax.RectifiedMonomial(2), lambda v: np.maximum(v, 0) ** 2,
+       lambda v: 2 * np.maximum(v, 0)),
+      (stax.RectifiedMonomial(3), lambda v: np.maximum(v, 0) ** 3,
+       lambda v: 3 * np.maximum(v, 0) ** 2),
+      (stax.ElementwiseNumerical(jnp.tanh, deg=25), np.tanh, lambda v: 1 - np.tanh(v) ** 2))
+  for layer, fn, dfn in cases:
+    kernel = stax.serial(stax.Dense(8, W_std=1.3, b_std=0.2), layer)[2](x, None)
+    nngp = fn(u).T @ fn(u) / len(u)
+    ntk = np.zeros_like(q) if dfn is None else q * (dfn(u).T @ dfn(u)) / len(u)
+    np.testing.assert_allclose(kernel.nngp, nngp, rtol=0.03, atol=1e-3 * np.abs(nngp).max())
+    np.testing.assert_allclose(kernel.ntk, ntk, rtol=0.03, atol=1e-3 * np.abs(ntk).max())
+
+
+def test_dropout_apply_keeps_entries_with_probability_rate():
+  x = jnp.arange(1.0, 1.0 + 4000.0).reshape(40, 100)
+  _, apply_fn, _ = stax.Dropout(0.7)
+  out = apply_fn((), x, rng=jax.random.key(0))
+  kept = np.asarray(out != 0)
+  np.testing.assert_allclose(np.asarray(out)[kept], np.asarray(x)[kept] / 0.7, rtol=1e-6)
+  assert abs(kept.mean() - 0.7) < 0.03
+  assert not np.array_equal(kept, np.asarray(apply_fn((), x, rng=jax.random.key(1)) != 0))
+  np.testing.assert_array_equal(stax.Dropout(0.7, mode="test")[1]((), x), x)
+  with pytest.raises(ValueError, match="rng"):
+    apply_fn((), x)
+  with pytest.raises(ValueError, match="mode"):
+    stax.Dropout(0.5, mode="eval")
 
 
 def test_float32_kernels_match_neural_tangents_to_float32_precision():

@@ -165,7 +165,7 @@ def main():
   data.update({f"inputs/{kind}/{i}": x for kind, pair in images.items()
                for i, x in enumerate(pair)})
   inputs.update(images)
-  for name, entry in module.RECORDED.items():
+  for name, entry in module.ARCHITECTURES.items():
     kind, build = entry[:2]
     kwargs = entry[2] if len(entry) > 2 else {}
     _, _, kernel_fn = build(stax)
