@@ -20,6 +20,10 @@ Kernel", arXiv:2206.08720):
     leaf. Best for small outputs and expensive forward passes (CNNs).
   NTK_VECTOR_PRODUCTS (2): columns of the NTK as jvp(vjp(.)) products; no contraction over
     parameters. Best for cheap forward passes and many outputs (wide MLPs, `trace_axes=()`).
+  STRUCTURED_DERIVATIVES (3): one reverse pass per output gives the cotangents dy of every
+    equation where a weight enters (`structured_graph`); dense and convolutional weights
+    then contribute (h_1 h_2^T)(dy_1 dy_2^T) without any Jacobian (`structured`). Best for
+    dense and convolutional networks by far.
   AUTO (0, the default): picks the cheaper of the two from a FLOP model in N, O, P and the
     forward cost that XLA reports for `f` (`ntk_implementation_costs`). Both are exact, so
     the choice changes time and memory, never values.
@@ -40,6 +44,7 @@ import jax
 import jax.numpy as jnp
 from jax import tree_util
 
+from jaxlab.ntk import structured
 from jaxlab.ntk.kernel import namedtuple_type
 
 Axes = int | Sequence[int]
@@ -64,18 +69,14 @@ def _implementation(implementation) -> NtkImplementation:
     name = implementation.upper()
     if name not in NtkImplementation.__members__:
       raise ValueError(f"implementation must be one of {list(NtkImplementation.__members__)} "
-                       f"or 0..2, got {implementation!r}")
+                       f"or 0..3, got {implementation!r}")
     impl = NtkImplementation[name]
   else:
     try:
       impl = NtkImplementation(implementation)
     except ValueError:
-      raise ValueError(f"implementation must be an NtkImplementation or 0, 1, 2, got "
+      raise ValueError(f"implementation must be an NtkImplementation or 0, 1, 2, 3, got "
                        f"{implementation!r}") from None
-  if impl == NtkImplementation.STRUCTURED_DERIVATIVES:
-    raise NotImplementedError(
-        "implementation=STRUCTURED_DERIVATIVES (3) needs a custom JAX interpreter (JAX "
-        "internals); use AUTO (0), JACOBIAN_CONTRACTION (1) or NTK_VECTOR_PRODUCTS (2)")
   return impl
 
 
@@ -308,6 +309,19 @@ def _ntk_vector_products(f, x1, x2, params, kwargs, trace_axes, diagonal_axes, v
   return kernels
 
 
+def _structured_derivatives(f, x1, x2, params, kwargs, trace_axes, diagonal_axes, va):
+  helpers = (_Batched, _check_axes, _kernel_subscripts, _mean_over, _jacobian_contraction)
+  return structured.structured_ntk(f, x1, x2, params, kwargs, trace_axes, diagonal_axes, va,
+                                   helpers)
+
+
+_COMPUTE = {
+    NtkImplementation.JACOBIAN_CONTRACTION: _jacobian_contraction,
+    NtkImplementation.NTK_VECTOR_PRODUCTS: _ntk_vector_products,
+    NtkImplementation.STRUCTURED_DERIVATIVES: _structured_derivatives,
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Cost model.
 
@@ -417,9 +431,7 @@ def empirical_ntk_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axes =
                                          vmap_axes, **apply_fn_kwargs)
         choices[key] = min(costs, key=costs.get)
       chosen = choices[key]
-    compute = (_jacobian_contraction if chosen == NtkImplementation.JACOBIAN_CONTRACTION
-               else _ntk_vector_products)
-    kernels = compute(f, x1, x2, params, apply_fn_kwargs, trace_axes, diagonal_axes, va)
+    kernels = _COMPUTE[chosen](f, x1, x2, params, apply_fn_kwargs, trace_axes, diagonal_axes, va)
     treedef = tree_util.tree_structure(jax.eval_shape(lambda p: f(p, x1, **apply_fn_kwargs),
                                                       params))
     return tree_util.tree_unflatten(treedef, kernels)
