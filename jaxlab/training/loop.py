@@ -17,6 +17,7 @@ from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxlab.data.dataset import Split
+from jaxlab.experiment import progress
 from jaxlab.training import checkpoint as ckpt_lib
 from jaxlab.training import guard
 from jaxlab.training.steps import TrainState
@@ -151,7 +152,7 @@ def fit(state: TrainState, train_step, train: Split, *, key: jax.Array, num_epoc
   state = _replicate(state, mesh)
   history = []
   try:
-    for epoch in range(start_epoch, num_epochs):
+    for epoch in progress.bar(range(start_epoch, num_epochs), desc="epochs"):
       t0 = time.perf_counter()
       step_metrics = []
       order = epoch_permutation(shuffle_key, epoch, len(train))
