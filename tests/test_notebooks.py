@@ -3,7 +3,8 @@
 Executing a paper's notebook runs its smoke study, which that paper's own tests already run;
 so in the default suite every notebook is checked statically (its code parses, and every
 jaxlab module, name and attribute it uses exists) and only the quickstart is executed. All
-notebooks are executed under `-m slow`.
+notebooks are executed under `-m slow`. The committed notebooks keep their outputs (so they
+read on the web): every cell ran, figures embedded, under 1 MB.
 """
 
 import ast
@@ -94,6 +95,27 @@ def test_the_static_check_finds_a_missing_name(tmp_path):
       "krr_inverse.smoke()\n", "krr_inverse.no_such_function()\n"]}]}))
   with pytest.raises(AssertionError, match=r"krr_inverse\.no_such_function"):
     test_notebook_uses_only_names_that_exist(str(path))
+
+
+# Notebooks whose saved outputs other parts of issue 19 still write (checked once they have some).
+OUTPUTS_PENDING = {"elle.ipynb", "mehl_soup.ipynb", "robust_nas.ipynb"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_notebook_is_saved_with_its_outputs(path):
+  """The committed notebook reads on the web: every code cell ran, without errors, with its
+  figures embedded as PNG, and the file stays small (figures down-scaled by
+  `jaxlab.plotting.preview`)."""
+  with open(path) as f:
+    cells = [c for c in json.load(f)["cells"] if c["cell_type"] == "code"]
+  outputs = [o for c in cells for o in c.get("outputs", [])]
+  name = os.path.basename(path)
+  if name in OUTPUTS_PENDING and not outputs:
+    pytest.skip(f"{name}: outputs not saved yet")
+  assert all(c.get("execution_count") is not None for c in cells), f"{name}: unexecuted cells"
+  assert not [o for o in outputs if o.get("output_type") == "error"], name
+  assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}: no figure saved"
+  assert os.path.getsize(path) < 1_000_000, f"{name}: {os.path.getsize(path)} bytes"
 
 
 @pytest.mark.parametrize("path", [
