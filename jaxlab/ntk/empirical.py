@@ -24,9 +24,11 @@ Kernel", arXiv:2206.08720):
     equation where a weight enters (`structured_graph`); dense and convolutional weights
     then contribute (h_1 h_2^T)(dy_1 dy_2^T) without any Jacobian (`structured`). Best for
     dense and convolutional networks by far.
-  AUTO (0, the default): picks the cheaper of the two from a FLOP model in N, O, P and the
-    forward cost that XLA reports for `f` (`ntk_implementation_costs`). Both are exact, so
-    the choice changes time and memory, never values.
+  AUTO (0, the default): on problems above `MEASURE_ABOVE_FLOPS`, times structured
+    derivatives and the implementations a FLOP model (`ntk_implementation_costs`) puts near
+    its cheapest once on the given shapes and keeps the fastest (cached per shapes in the
+    returned function, `ntk_fn.implementation_times`); smaller problems take the FLOP
+    model's pick. All are exact, so the choice changes time and memory, never values.
 
 `vmap_axes=0` certifies that `f` treats batch elements independently (no batch norm); the
 Jacobians are then computed per example, which is N times cheaper. `jaxlab.ntk.batch` tiles
@@ -42,9 +44,10 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import tree_util
 
-from jaxlab.ntk import structured
+from jaxlab.ntk import measured_choice, structured
 from jaxlab.ntk.kernel import namedtuple_type
 
 Axes = int | Sequence[int]
@@ -388,6 +391,58 @@ def ntk_implementation_costs(f: ApplyFn, x1, x2, params, trace_axes: Axes = (-1,
   }
 
 
+# AUTO times the implementations when the FLOP model's cheapest exceeds this many FLOPs (about
+# a tenth of a second on a CPU core); below it timing would cost more than any choice saves.
+MEASURE_ABOVE_FLOPS = 3e8
+
+
+def _split_arrays(tree):
+  """(array leaves, rebuild) so static leaves (flags, strings) stay out of `jax.jit`."""
+  leaves, treedef = tree_util.tree_flatten(tree)
+  is_array = [isinstance(a, (jax.Array, np.ndarray)) for a in leaves]
+
+  def rebuild(arrays):
+    it = iter(arrays)
+    return tree_util.tree_unflatten(treedef, [next(it) if a else l
+                                              for l, a in zip(leaves, is_array)])
+  return [l for l, a in zip(leaves, is_array) if a], rebuild
+
+
+def _auto_choice(f, x1, x2, params, kwargs, trace_axes, diagonal_axes, vmap_axes):
+  """(implementation, measured seconds per implementation or None) for these shapes.
+
+  Small problems (the FLOP model's cheapest under `MEASURE_ABOVE_FLOPS`) take the FLOP
+  model's pick (`ntk_implementation_costs`). Larger ones time STRUCTURED_DERIVATIVES and every
+  implementation the model puts within 4x of its cheapest, once each (`measured_choice`), and
+  take the fastest: memory traffic, which the FLOP model ignores, decides between them on
+  CPUs (Jacobian contraction streams N O P floats through memory).
+  """
+  costs = ntk_implementation_costs(f, x1, x2, params, trace_axes, diagonal_axes, vmap_axes,
+                                   **kwargs)
+  cheapest = min(costs, key=costs.get)
+  if costs[cheapest] < MEASURE_ABOVE_FLOPS:
+    return cheapest, None
+  va = _vmap_axes(vmap_axes)
+  arrays, rebuild = _split_arrays(kwargs)
+  order = [NtkImplementation.STRUCTURED_DERIVATIVES] + [
+      i for i in sorted(costs, key=costs.get) if costs[i] <= 4 * costs[cheapest]]
+
+  def candidate(impl):
+    return lambda x1_, x2_, p, kw: _COMPUTE[impl](f, x1_, x2_, p, rebuild(kw), trace_axes,
+                                                  diagonal_axes, va)
+  try:
+    times = measured_choice.time_candidates({i: candidate(i) for i in order},
+                                            (x1, x2, params, arrays))
+  except Exception:  # pylint: disable=broad-except
+    return cheapest, None   # e.g. f closes over traced values; the model decides
+  return min(times, key=times.get), times
+
+
+def _kernels_and_def(compute, f, x1, x2, params, kwargs, trace_axes, diagonal_axes, va):
+  kernels = compute(f, x1, x2, params, kwargs, trace_axes, diagonal_axes, va)
+  return kernels, tree_util.tree_structure(jax.eval_shape(lambda p: f(p, x1, **kwargs), params))
+
+
 def _shape_key(*trees) -> tuple:
   leaves, treedef = tree_util.tree_flatten(trees)
   return (treedef,) + tuple((jnp.shape(a), str(jnp.result_type(a))) if hasattr(a, "shape")
@@ -421,22 +476,22 @@ def empirical_ntk_fn(f: ApplyFn, trace_axes: Axes = (-1,), diagonal_axes: Axes =
   impl = _implementation(implementation)
   va = _vmap_axes(vmap_axes)
   choices: dict[tuple, NtkImplementation] = {}
+  times: dict[tuple, dict[NtkImplementation, float] | None] = {}
 
   def ntk_fn(x1, x2, params, **apply_fn_kwargs):
     chosen = impl
     if impl == NtkImplementation.AUTO:
       key = _shape_key(x1, x2, params, apply_fn_kwargs)
       if key not in choices:
-        costs = ntk_implementation_costs(f, x1, x2, params, trace_axes, diagonal_axes,
-                                         vmap_axes, **apply_fn_kwargs)
-        choices[key] = min(costs, key=costs.get)
+        choices[key], times[key] = _auto_choice(f, x1, x2, params, apply_fn_kwargs,
+                                                trace_axes, diagonal_axes, vmap_axes)
       chosen = choices[key]
-    kernels = _COMPUTE[chosen](f, x1, x2, params, apply_fn_kwargs, trace_axes, diagonal_axes, va)
-    treedef = tree_util.tree_structure(jax.eval_shape(lambda p: f(p, x1, **apply_fn_kwargs),
-                                                      params))
+    kernels, treedef = _kernels_and_def(_COMPUTE[chosen], f, x1, x2, params, apply_fn_kwargs,
+                                        trace_axes, diagonal_axes, va)
     return tree_util.tree_unflatten(treedef, kernels)
 
   ntk_fn.implementation_choices = choices  # shapes -> implementation AUTO picked
+  ntk_fn.implementation_times = times      # shapes -> seconds AUTO measured (None: FLOP model)
   return ntk_fn
 
 

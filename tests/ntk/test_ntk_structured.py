@@ -5,6 +5,7 @@ analysis picks the structured rule where it applies and the local-Jacobian rule 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.flatten_util import ravel_pytree
 
 from jaxlab import models, ntk
@@ -68,8 +69,18 @@ LAYOUTS = [
 SAME_INPUT_LAYOUT = ((-1,), (0,), lambda k: np.einsum("ntonso->nts", k) / 3)
 
 
-def test_equals_explicit_jacobians_with_nt_axes(x64):
+@pytest.fixture(scope="module")
+def token_kernels():
+  """The token net's explicit full kernels J(x1) J(x2)^T and J(x1) J(x1)^T (float64)."""
+  with jax.enable_x64(True):
+    params, x1, x2 = _token_setup()
+    full = _full_ntk(_token_net, params, x1, jnp.concatenate([x1, x2]))
+  return full[..., :len(x1), :, :], full[..., len(x1):, :, :]
+
+
+def test_equals_explicit_jacobians_with_nt_axes(x64, token_kernels):
   params, x1, x2 = _token_setup()
+  full_11, full_12 = token_kernels
   fns = [ntk.empirical_ntk_fn(_token_net, t, d, 0, SD) for t, d, _ in LAYOUTS]
   t, d, same_layout = SAME_INPUT_LAYOUT
   same_fn = ntk.empirical_ntk_fn(_token_net, t, d, 0, SD)
@@ -81,11 +92,9 @@ def test_equals_explicit_jacobians_with_nt_axes(x64):
             unbatched(x1, x2, params))
 
   cross, same, full = kernels(x1, x2, params)
-  full_12 = _full_ntk(_token_net, params, x1, x2)
   for got, (_, _, layout) in zip(cross, LAYOUTS):
     np.testing.assert_allclose(got, layout(full_12), rtol=1e-10, atol=1e-12)
-  np.testing.assert_allclose(same, same_layout(_full_ntk(_token_net, params, x1, x1)),
-                             rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(same, same_layout(full_11), rtol=1e-10, atol=1e-12)
   np.testing.assert_allclose(full, LAYOUTS[0][2](full_12), rtol=1e-10, atol=1e-12)
   assert _rules(_token_net, params, x1) == ["dot", "dot", "generic", "generic"]
 
@@ -169,7 +178,23 @@ def test_parameter_only_output_falls_back_to_jacobian_contraction(x64):
   x = _normal(np.random.default_rng(3), (4, 3))
   f = lambda p, x: (x @ p["w"], p["b"] * p["s"])   # the second output ignores x
   assert _rules(f, params, x) is None
-  expected, got = [ntk.empirical_ntk_fn(f, trace_axes=(), implementation=i)(x, None, params)
-                   for i in (JC, SD)]
+  fns = [ntk.empirical_ntk_fn(f, trace_axes=(), implementation=i) for i in (JC, SD)]
+  expected, got = jax.jit(lambda x, p: [fn(x, None, p) for fn in fns])(x, params)
   for e, g in zip(expected, got):
     np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_auto_times_the_implementations_and_keeps_the_fastest(x64, monkeypatch, token_kernels):
+  from jaxlab.ntk import empirical
+  params, x1, x2 = _token_setup()
+  monkeypatch.setattr(empirical, "MEASURE_ABOVE_FLOPS", 0.0)   # measure even this tiny case
+  auto = ntk.empirical_ntk_fn(_token_net, vmap_axes=0)
+  got = jax.jit(auto)(x1, x2, params)
+  np.testing.assert_allclose(got, LAYOUTS[1][2](token_kernels[1]), rtol=1e-10, atol=1e-12)
+  (times,) = auto.implementation_times.values()
+  (choice,) = auto.implementation_choices.values()
+  assert SD in times and all(t > 0 for t in times.values())
+  assert choice == min(times, key=times.get)
+  # Tracing again with the same shapes reuses the choice (no second measurement).
+  jax.jit(auto)(x1 + 1.0, x2, params)
+  assert len(auto.implementation_times) == 1
