@@ -129,9 +129,7 @@ def plot_curves(history: list[dict[str, float]], workdir: Workdir) -> str:
   if all("val_loss" in h for h in history):
     ax1.plot(epochs, [h["val_loss"] for h in history], label="validation")
     ax2.plot(epochs, [h["val_acc"] for h in history], label="validation")
-  ax1.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
-  ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-  for ax in (ax1, ax2):
-    ax.legend()
-    ax.grid(alpha=0.3)
+  ax1.set(xlabel="epoch", ylabel="cross-entropy (nats)", yscale="log", title="loss")
+  ax2.set(xlabel="epoch", ylabel="accuracy (fraction)", title="accuracy")
+  plotting.finish(ax1, ax2)
   return workdir.save_figure(fig, "curves")
