@@ -6,8 +6,8 @@
 Each candidate is compiled (`jax.jit(fn).lower(shapes).compile()`) and run on synthetic
 inputs of the same shapes and dtypes (standard normal floats, zero integers), so the timing
 works while the caller is itself being traced under `jax.jit`. Candidates are timed in the
-given order; one whose first run is slower than `prune` times the best so far is not run
-again. Used by the empirical NTK's AUTO implementation (`empirical.py`), which caches the
+given order (best of a few calls after a warm-up call); one clearly slower than the best so
+far is not run again. Used by the empirical NTK's AUTO implementation (`empirical.py`), which caches the
 choice per input shapes in the returned kernel function.
 """
 
@@ -43,20 +43,30 @@ def _abstract(tree):
                             tree)
 
 
-def time_candidates(candidates: dict[Any, Callable], args: tuple, prune: float = 2.0
-                    ) -> dict[Any, float]:
-  """Seconds per call of each `candidates[name](*args)` (best of two runs after compiling;
-  one run for a candidate slower than `prune` x the best so far)."""
+def _seconds(compiled, args) -> float:
+  start = time.perf_counter()
+  jax.block_until_ready(compiled(*args))
+  return time.perf_counter() - start
+
+
+def time_candidates(candidates: dict[Any, Callable], args: tuple, prune: float = 2.0,
+                    runs: int = 3) -> dict[Any, float]:
+  """Seconds per call of each `candidates[name](*args)`: the best of `runs` calls after a
+  warm-up call. A candidate stops early once its best is over `prune` x the best so far (its
+  warm-up call alone, over 3 `prune` x); a stopped one reports what it measured."""
   concrete = _synthetic(args)
   times = {}
   for name, fn in candidates.items():
     compiled = jax.jit(fn).lower(*_abstract(args)).compile()
-    runs = []
-    for _ in range(2):
-      start = time.perf_counter()
-      jax.block_until_ready(compiled(*concrete))
-      runs.append(time.perf_counter() - start)
-      if times and runs[0] > prune * min(times.values()):
+    warm = _seconds(compiled, concrete)
+    best_so_far = min(times.values()) if times else float("inf")
+    if warm > 3 * prune * best_so_far:
+      times[name] = warm
+      continue
+    measured = []
+    for _ in range(runs):
+      measured.append(_seconds(compiled, concrete))
+      if min(measured) > prune * best_so_far:
         break
-    times[name] = min(runs[1:] or runs)
+    times[name] = min(measured)
   return times
