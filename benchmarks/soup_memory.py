@@ -1,7 +1,9 @@
-"""Learned-Soup+ versus MEHL-Soup+: peak memory and coefficient-learning time as K grows.
+"""Learned-Soup+ versus MEHL-Soup+: peak memory and coefficient-learning time as K grows, and
+at the paper's K = 72 on a ViT as the block size b shrinks.
 
-  python -m benchmarks.soup_memory            # K in 8, 16, 32, 72
-  python -m benchmarks.soup_memory --quick    # K in 8, 16, fewer repeats, no RSS processes
+  python -m benchmarks.soup_memory              # MLP, K in 8, 16, 32, 72
+  python -m benchmarks.soup_memory --quick      # MLP, K in 8, 16, fewer repeats, no RSS
+  python -m benchmarks.soup_memory --case=vit   # ViT 6x192, K = 72, b in 18, 4, 2
 
 K ingredients (a shared start plus seeded perturbations, saved as orbax checkpoints, so MEHL
 really streams them from disk) of the default experiment's model (MLP 256-256 on 16x16
@@ -16,18 +18,29 @@ Learned-Soup+ is the efficient JAX baseline: only the coefficients are different
 stacked ingredients are `stop_gradient` inputs (no ingredient gradients; see the paper spec,
 section 3, items 4 and 7). Accuracy is not measured here (the ingredients are synthetic); see
 `experiments/mehl_soup.py`.
+
+`--case=vit` (the paper's model family: a ViT of `--vit_depth` blocks of `--vit_width` on 4x4
+patches of the 16x16 digits, 16 tokens) builds each soup once, in a fresh process per
+(method, b), at K = `--vit_k` for every b of `--vit_block_sizes`, and reports per b: peak
+bytes (compiled step + resident, as above), the process's peak RSS, seconds per coefficient
+epoch (one pass over val in steady state; MEHL's includes loading its block) and the whole
+construction (compile excluded, loading included), each as Learned-Soup+ / MEHL-Soup+ ratios.
+Learned-Soup+ does not depend on b and is built once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import jax
+import numpy as np
 import optax
 from absl import app, flags
 
@@ -47,13 +60,28 @@ flags.DEFINE_integer("coef_epochs", 5, "MEHL-Soup+ passes over val per block (E)
 flags.DEFINE_integer("repeats", 20, "timed repetitions of one step (median reported)")
 flags.DEFINE_bool("rss", True, "measure peak RSS of each method in a fresh process")
 flags.DEFINE_bool("quick", False, "K in 8,16, 5 repeats, no RSS processes")
-flags.DEFINE_string("worker", None, "internal: 'method,K,directory' for one RSS process")
+flags.DEFINE_enum("case", "mlp", ["mlp", "vit"], "mlp: K sweep; vit: K = vit_k, b sweep")
+flags.DEFINE_integer("vit_k", 72, "vit case: number of ingredients K")
+flags.DEFINE_list("vit_block_sizes", ["18", "4", "2"], "vit case: MEHL block sizes b")
+flags.DEFINE_integer("vit_width", 192, "vit case: token width")
+flags.DEFINE_integer("vit_depth", 6, "vit case: encoder blocks")
+flags.DEFINE_integer("vit_heads", 3, "vit case: attention heads")
+flags.DEFINE_integer("vit_patch", 4, "vit case: patch side (16x16 digits)")
+flags.DEFINE_integer("val_size", 0, "first val images the soups learn on (0: all 360)")
+flags.DEFINE_string("worker", None, "internal: 'method,K,b,directory' for one fresh process")
 FLAGS = flags.FLAGS
 
 
 def _setup():
   ds = data.load("digits", image_size=16)
-  model = models.build("mlp", outputs=10, width=FLAGS.width, depth=FLAGS.depth)
+  if FLAGS.val_size:
+    ds = dataclasses.replace(ds, val=data.Split(ds.val.x[:FLAGS.val_size],
+                                                ds.val.y[:FLAGS.val_size]))
+  if FLAGS.case == "vit":
+    model = models.build("vit", outputs=10, width=FLAGS.vit_width, depth=FLAGS.vit_depth,
+                         patch_size=FLAGS.vit_patch, num_heads=FLAGS.vit_heads)
+  else:
+    model = models.build("mlp", outputs=10, width=FLAGS.width, depth=FLAGS.depth)
   start = models.init(model, jax.random.key(0), ds.train.x[:1])
   return ds, model, start
 
@@ -70,37 +98,61 @@ def _make_store(directory: str, start, k: int) -> ingredients.IngredientStore:
   return store
 
 
-def _build(method: str, store, model, ds):
+def _build(method: str, store, model, ds, block_size: int, log_fn=None):
   if method == "learned_plus":
     return learned.learned_soup(store, model.apply, ds.val, per_layer=True,
                                 key=jax.random.key(2), epochs=FLAGS.learned_epochs,
-                                batch_size=FLAGS.batch_size)
-  return mehl.mehl_soup(store, model.apply, ds.val, block_size=FLAGS.block_size,
+                                batch_size=FLAGS.batch_size, log_fn=log_fn)
+  return mehl.mehl_soup(store, model.apply, ds.val, block_size=block_size,
                         key=jax.random.key(2), epochs=FLAGS.coef_epochs,
-                        batch_size=FLAGS.batch_size, centre=FLAGS.centre)
+                        batch_size=FLAGS.batch_size, centre=FLAGS.centre, log_fn=log_fn)
+
+
+def measure(method: str, store, model, ds, block_size: int) -> dict[str, float]:
+  """Builds one soup and returns its cost: `peak_bytes` (compiled step + resident),
+  `wall_s` (compile excluded, loading included), `val_passes`, `s_per_pass` (wall_s /
+  val_passes), `epoch_s` (one coefficient epoch = one pass over val in steady state: the
+  median time between Learned-Soup+'s epoch ends, or between MEHL-Soup+'s block ends divided
+  by E, which includes loading the block's b ingredients; None with a single epoch or block),
+  `compile_s`, and the peak RSS of this process during the build (`peak_rss_bytes`, with
+  `start_rss_bytes` before it)."""
+  ends = []
+  with memory.PeakRSS() as rss:
+    cost = _build(method, store, model, ds, block_size,
+                  log_fn=lambda *_: ends.append(time.perf_counter())).cost
+  per_end = 1 if method == "learned_plus" else FLAGS.coef_epochs
+  epoch_s = float(np.median(np.diff(ends))) / per_end if len(ends) > 1 else None
+  return {"peak_bytes": float(cost.peak_bytes), "wall_s": cost.wall_s,
+          "val_passes": cost.val_passes, "s_per_pass": cost.wall_s / cost.val_passes,
+          "epoch_s": epoch_s, "compile_s": cost.compile_s,
+          "peak_rss_bytes": float(rss.peak_bytes), "start_rss_bytes": float(rss.start_bytes)}
 
 
 def _worker(spec: str) -> None:
-  method, k, directory = spec.split(",", 2)
+  method, k, b, directory = spec.split(",", 3)
   ds, model, start = _setup()
   store = ingredients.IngredientStore(directory, like=memory.abstract(start), size=int(k))
   del start
-  with memory.PeakRSS() as rss:
-    _build(method, store, model, ds)
-  print(json.dumps({"peak_rss_bytes": rss.peak_bytes, "start_rss_bytes": rss.start_bytes}))
+  print(json.dumps(measure(method, store, model, ds, int(b))))
+
+
+def _fresh(method: str, k: int, b: int, directory: str) -> dict[str, float]:
+  """`measure` in a fresh process (so its RSS is this build's alone)."""
+  proc = subprocess.run([sys.executable, "-m", "benchmarks.soup_memory",
+                         f"--worker={method},{k},{b},{directory}"] + _forwarded(),
+                        capture_output=True, text=True, check=True,
+                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _rss(method: str, k: int, directory: str) -> float:
-  proc = subprocess.run([sys.executable, "-m", "benchmarks.soup_memory",
-                         f"--worker={method},{k},{directory}"] + _forwarded(),
-                        capture_output=True, text=True, check=True,
-                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  return json.loads(proc.stdout.strip().splitlines()[-1])["peak_rss_bytes"] / 2**20
+  return _fresh(method, k, FLAGS.block_size, directory)["peak_rss_bytes"] / 2**20
 
 
 def _forwarded() -> list[str]:
-  return [f"--{n}={FLAGS[n].value}" for n in ("block_size", "centre", "width", "depth",
-                                                "batch_size", "learned_epochs", "coef_epochs")]
+  return [f"--{n}={FLAGS[n].value}" for n in (
+      "centre", "width", "depth", "batch_size", "learned_epochs", "coef_epochs", "case", "val_size",
+      "vit_width", "vit_depth", "vit_heads", "vit_patch")]
 
 
 def _step_ms(step, state, ingredients_arg, batch, repeats) -> float:
@@ -113,10 +165,59 @@ def _step_ms(step, state, ingredients_arg, batch, repeats) -> float:
   return median_time(one, warmup=2, repeats=repeats) * 1e3
 
 
+def vit_rows(block_sizes: list[int], build) -> list[list[float]]:
+  """One row per b: Learned-Soup+ (built once; b unused) against MEHL-Soup+ with blocks of b,
+  each a `measure` record from `build(method, b)`; MiB, seconds and L+/M+ ratios, then the
+  passes over val of each. A coefficient epoch without a steady-state time (one epoch or one
+  block) falls back to wall_s / val_passes."""
+  lp = build("learned_plus", max(block_sizes))
+  rows = []
+  for b in block_sizes:
+    mp = build("mehl_plus", b)
+    for r in (lp, mp):
+      r["epoch_s"] = r["epoch_s"] or r["s_per_pass"]
+    rows.append([b] + [v for key, scale in (("peak_bytes", 2**20), ("peak_rss_bytes", 2**20),
+                                             ("epoch_s", 1), ("wall_s", 1))
+                       for v in (lp[key] / scale, mp[key] / scale, lp[key] / mp[key])]
+                + [lp["val_passes"], mp["val_passes"]])
+  return rows
+
+
+def main_vit() -> None:
+  """The ViT case: K = vit_k ingredients, each soup built in a fresh process per b."""
+  ds, model, start = _setup()
+  k, block_sizes = FLAGS.vit_k, [int(b) for b in FLAGS.vit_block_sizes]
+  with tempfile.TemporaryDirectory(prefix="soup_memory_vit_") as tmp:
+    directory = os.path.join(tmp, "ingredients")
+    _make_store(directory, start, k)
+
+    def build(method, b):
+      record = _fresh(method, k, b, directory)
+      print(method, "" if method == "learned_plus" else f"b={b}", json.dumps(record),
+            flush=True)
+      return record
+
+    rows = vit_rows(block_sizes, build)
+  headers = ["b", "L+ MiB", "M+ MiB", "mem ratio", "L+ RSS MiB", "M+ RSS MiB", "RSS ratio",
+             "L+ s/epoch", "M+ s/epoch", "epoch ratio", "L+ total s", "M+ total s",
+             "total ratio", "L+ passes", "M+ passes"]
+  print(f"Learned-Soup+ (baseline) vs MEHL-Soup+ (centre={FLAGS.centre}, E={FLAGS.coef_epochs}, "
+        f"T=1; Learned-Soup+ {FLAGS.learned_epochs} epochs), ViT {FLAGS.vit_depth}x"
+        f"{FLAGS.vit_width} ({FLAGS.vit_heads} heads, {FLAGS.vit_patch}x{FLAGS.vit_patch} "
+        f"patches of 16x16 digits; {models.num_params(start)} params, "
+        f"D = {combine.tree_bytes(memory.abstract(start)) / 2**20:.2f} MiB), K = {k}, "
+        f"{len(ds.val)} val images, val batch {FLAGS.batch_size}, device "
+        f"{jax.devices()[0].device_kind}; each soup built once in a fresh process")
+  print_table(headers, rows)
+
+
 def main(argv):
   del argv
   if FLAGS.worker:
     _worker(FLAGS.worker)
+    return
+  if FLAGS.case == "vit":
+    main_vit()
     return
   ks = [8, 16] if FLAGS.quick else sorted(int(k) for k in FLAGS.ks)
   repeats = 5 if FLAGS.quick else FLAGS.repeats
@@ -136,7 +237,8 @@ def main(argv):
     _make_store(directory, start, max(ks))
     for k in ks:
       store = ingredients.IngredientStore(directory, like=like, size=k)
-      soups = {m: _build(m, store, model, ds) for m in ("learned_plus", "mehl_plus")}
+      soups = {m: _build(m, store, model, ds, FLAGS.block_size)
+               for m in ("learned_plus", "mehl_plus")}
       stacked = combine.stack(store)
       step, _, _ = learned.compile_update(lopt, like, k, batch_shape)
       l_ms = _step_ms(step, lopt.init(stacked), stacked, batch, repeats)

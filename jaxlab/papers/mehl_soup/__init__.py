@@ -11,7 +11,7 @@ Modules: `config` (`Config`, presets `default`, `smoke`, `ablation`, `cifar10`),
 (`prepare`, `execute`, `STUDY`, `run`), `pipeline` (one seed: start, ingredients, soups,
 robustness), `methods` (the soups as typed `Method` records), `ingredients` (the shared start
 and the K fine-tunes, resumable), `robustness` (remove the top-k ingredients, rebuild),
-`summary` (the tables over seeds and the checks), `ablation` (the learning-rate x
+`summary` (the tables over seeds and the checks), `ablation_grid` (the learning-rate x
 pre-training grid), `evaluation`, `memory_vs_k`, `plots`.
 
 Uses the soups core `jaxlab.soups` (`uniform`, `greedy`, `learned`, `mehl`, `ingredients`,

@@ -155,14 +155,15 @@ def per_group_weights(weights: np.ndarray, norms: np.ndarray) -> dict[str, list[
 
 
 METHODS = (
-    Method("best_individual", "best single", _best_individual),
-    Method("uniform", "uniform", _uniform),
-    Method("greedy", "greedy", _greedy),
-    Method("mehl", "MEHL", _mehl, per_layer=False, color=RED),
-    Method("mehl_plus", "MEHL+", _mehl, per_layer=True, color=RED),
-    Method("learned", "Learned", _learned, per_layer=False, color=BLUE),
-    Method("learned_plus", "Learned+", _learned, per_layer=True, color=BLUE),
-    Method("mehl_plus_raw", "MEHL+ raw", _mehl, per_layer=True, color=ORANGE, normalize=False),
+    Method("best_individual", "best individual", _best_individual),
+    Method("uniform", "Uniform Soup", _uniform),
+    Method("greedy", "Greedy Soup", _greedy),
+    Method("mehl", "MEHL-Soup", _mehl, per_layer=False, color=RED),
+    Method("mehl_plus", "MEHL-Soup+", _mehl, per_layer=True, color=RED),
+    Method("learned", "Learned-Soup", _learned, per_layer=False, color=BLUE),
+    Method("learned_plus", "Learned-Soup+", _learned, per_layer=True, color=BLUE),
+    Method("mehl_plus_raw", "MEHL-Soup+ raw dir.", _mehl, per_layer=True, color=ORANGE,
+           normalize=False),
 )
 METHOD_NAMES = tuple(m.name for m in METHODS)
 BY_NAME = {m.name: m for m in METHODS}

@@ -1,5 +1,5 @@
 """The study's figures: plots/accuracy (every method's test accuracy per seed and its mean,
-with the best single model's mean as a line, and the paired differences against it),
+with the best individual model's mean as a line, and the paired differences against it),
 plots/memory_vs_k (coefficient-learning memory of Learned-Soup+ and MEHL-Soup+ against K),
 and for the ablation preset plots/ablation (each soup's paired difference against the best
 single model, and the premise, over the fine-tuning learning-rate ranges, one line per
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
 
@@ -31,25 +32,28 @@ def plots(config: Config, results: dict[str, Any], wd: Workdir) -> None:
 
 
 def plot_accuracy(results: dict[str, Any], wd: Workdir) -> str:
-  """Left: test accuracy of every method, one dot per seed and a bar at the mean, the best
-  single model's mean as a dashed line. Right: each soup minus the best single model, paired
-  by seed (dots), mean +- one standard error."""
+  """Left: test accuracy of every method, one dot per seed and a bar across at the mean (no
+  bars, so the accuracy axis need not start at 0), the best individual model's mean as a
+  dashed line. Right: each soup minus the best individual model, paired by seed (dots),
+  mean +- one standard error."""
   methods = selected(list(results["methods"]))
   table = results["methods"]
   fig, (ax, ax_d) = plotting.figure(1, 2, panel_size=(5.2, 3.8))
   x = np.arange(len(methods))
   jitter = np.linspace(-0.15, 0.15, len(results["seeds"]))
   for xi, m in zip(x, methods):
-    ax.bar(xi, table[m.name]["test_acc"], color=m.color, alpha=0.35, width=0.7)
-    ax.plot(xi + jitter, table[m.name]["test_per_seed"], "o", color=m.color, markersize=3)
-    ax.text(xi, table[m.name]["test_acc"] + 0.002, f"{table[m.name]['test_acc']:.3f}",
-            ha="center", va="bottom", fontsize=7)
+    mean = table[m.name]["test_acc"]
+    ax.plot(xi + jitter, table[m.name]["test_per_seed"], "o", color=m.color, markersize=3,
+            alpha=0.7, label="one seed" if xi == 0 else None)
+    ax.plot([xi - 0.3, xi + 0.3], [mean, mean], "-", color=m.color, lw=2.5,
+            label="mean over seeds" if xi == 0 else None)
+    ax.text(xi, mean + 0.003, f"{mean:.3f}", ha="center", va="bottom", fontsize=7)
   values = [v for m in methods for v in table[m.name]["test_per_seed"]]
   if "best_individual" in table:
     ax.axhline(table["best_individual"]["test_acc"], color="k", ls="--", lw=1,
-               label="best single, mean")
-    ax.legend(fontsize=7, loc="lower right")
-  ax.set(xticks=x, xticklabels=[m.label for m in methods], ylabel="test accuracy",
+               label="best individual, mean")
+  ax.legend(fontsize=7, loc="lower right")
+  ax.set(xticks=x, xticklabels=[m.label for m in methods], ylabel="test accuracy (fraction)",
          ylim=(max(0.0, min(values) - 0.03), min(1.0, max(values) + 0.02)),
          title=f"{len(results['seeds'])} seeds, K = {results['num_ingredients']}, "
                f"b = {results['block_size']}")
@@ -63,8 +67,8 @@ def plot_accuracy(results: dict[str, Any], wd: Workdir) -> str:
                   capsize=4, markersize=6)
   ax_d.axhline(0, color="k", ls="--", lw=1)
   ax_d.set(xticks=range(len(soups)), xticklabels=[m.label for m in soups],
-           ylabel="minus best single (points), paired by seed",
-           title="mean +- standard error over seeds")
+           ylabel="minus best individual (accuracy points)",
+           title="paired by seed: seeds (dots), mean +- s.e.")
   ax_d.tick_params(axis="x", labelrotation=45, labelsize=7)
   for a in (ax, ax_d):
     a.grid(axis="y", alpha=0.3)
@@ -96,32 +100,47 @@ def plot_memory(results: dict[str, Any], wd: Workdir) -> str:
 
 
 def plot_ablation(results: dict[str, Any], wd: Workdir) -> str:
-  """One panel per soup (greedy, Learned+, MEHL+, uniform) and one for the premise: the
-  paired difference against the best single model (points, mean +- se over seeds) against
-  the top of the fine-tuning learning-rate range, one line per pre-training strength; the
-  premise panel shows the mean ingredient minus the start (val)."""
+  """2x3 panels: one per soup (Greedy Soup, Learned-Soup+, MEHL-Soup+, Uniform Soup) and one
+  for the premise, the sixth holds the legend. Each soup panel: the paired difference against
+  the best individual model (accuracy points on test, mean +- se over seeds) against the top
+  of the fine-tuning learning-rate range, one line per pre-training strength; the premise
+  panel: the mean ingredient minus the start (val). A grey band marks the default regime's
+  range."""
   cells = results["ablation"]
   strengths = sorted({c["pretrain_epochs"] for c in cells})
   soups = [m for m in ("greedy", "learned_plus", "mehl_plus", "uniform")
            if m in cells[0]["diff_best"]]
-  fig, axes = plotting.figure(1, len(soups) + 1, panel_size=(3.3, 3.2))
+  fig, axes = plotting.figure(2, 3, panel_size=(3.6, 3.0))
+  panels, key = axes[:len(soups) + 1], axes[-1]
   colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.85, len(strengths)))
   for color, epochs in zip(colors, strengths):
     row = sorted((c for c in cells if c["pretrain_epochs"] == epochs), key=lambda c: c["lr_max"])
     lrs = [c["lr_max"] for c in row]
-    label = f"pre-train {epochs} ep" if epochs else "no pre-training"
-    for ax, name in zip(axes, soups):
+    label = f"start pre-trained {epochs} epochs" if epochs else "no pre-training (probe only)"
+    for ax, name in zip(panels, soups):
       mean = np.array([c["diff_best"][name]["mean"] for c in row]) * 100
       se = np.array([c["diff_best"][name]["se"] or 0.0 for c in row]) * 100
       ax.errorbar(lrs, mean, yerr=se, fmt="o-", color=color, capsize=3, label=label)
-    axes[-1].plot(lrs, [c["premise"]["gain_val"] * 100 for c in row], "o-", color=color,
-                  label=label)
-  for ax, name in zip(axes, soups):
-    ax.set(title=f"{BY_NAME[name].label} - best single", ylabel="points (test)")
-  axes[-1].set(title="premise: ingredients - start", ylabel="points (val)")
-  for ax in axes:
+    panels[len(soups)].plot(lrs, [c["premise"]["gain_val"] * 100 for c in row], "o-",
+                            color=color, label=label)
+  for ax, name in zip(panels, soups):
+    ax.set(title=f"{BY_NAME[name].label} - best individual",
+           ylabel="accuracy points (test)")
+  panels[len(soups)].set(title="premise: mean ingredient - start",
+                         ylabel="accuracy points (val)")
+  default_top = results.get("default_lr_max")
+  for ax in panels:
     ax.axhline(0, color="k", ls="--", lw=1)
-    ax.set(xscale="log", xlabel="fine-tuning lr range top (range: top/10..top)")
+    if default_top:
+      ax.axvline(default_top, color="0.6", lw=8, alpha=0.3, zorder=0)
+    ax.set(xscale="log", xlabel="fine-tuning lr, top of range")
     ax.grid(alpha=0.3)
-  axes[0].legend(fontsize=7)
+  handles, labels = panels[0].get_legend_handles_labels()
+  if default_top:
+    handles.append(matplotlib.patches.Patch(color="0.6", alpha=0.3))
+    labels.append(f"the default's range ({default_top / 10:g}..{default_top:g})")
+  key.axis("off")
+  key.legend(handles, labels, loc="center", fontsize=8,
+             title=f"AdamW lr log-uniform in top/10..top\n{len(results['seeds'])} seeds, "
+                   f"K = {results['num_ingredients']}", title_fontsize=8)
   return wd.save_figure(fig, "ablation")

@@ -20,7 +20,7 @@ of seeds.jsonl, which `resume` keeps):
    rebuilt (`drop_top`);
 then the tables over seeds (`summary`) and the coefficient-step memory of Learned-Soup+ and
 MEHL-Soup+ at every K of `memory_ks` (compiled, not run). The `ablation` preset runs the
-study once per cell of a grid instead (`ablation.execute`).
+study once per cell of a grid instead (`ablation_grid.execute`).
 
 Memory accounting: `peak_bytes` = arguments + outputs + temporaries - donated aliases of the
 method's largest compiled step (coefficient step for the learned soups and MEHL; accumulation
@@ -45,7 +45,7 @@ from jaxlab.experiment import Study, Workdir, progress
 from jaxlab.experiment import run as run_study
 from jaxlab.experiment.config import require
 from jaxlab.models import config as model_config
-from jaxlab.papers.mehl_soup import ablation, summary
+from jaxlab.papers.mehl_soup import ablation_grid, summary
 from jaxlab.papers.mehl_soup.config import Config, ablation as ablation_preset
 from jaxlab.papers.mehl_soup.config import cifar10, default, smoke
 from jaxlab.papers.mehl_soup.memory_vs_k import memory_vs_k
@@ -86,9 +86,9 @@ def prepare(config: Config) -> Inputs:
 
 def execute(config: Config, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
   """Every seed (finished ones read back on resume), then the tables; returns results.json.
-  The ablation preset runs `ablation.execute` instead."""
+  The ablation preset runs `ablation_grid.execute` instead."""
   if config.ablation.active:
-    return ablation.execute(config, inputs.first, wd)
+    return ablation_grid.execute(config, inputs.first, wd)
   records = run_seeds(config, inputs.first, wd)
   return summarise(config, records, inputs.first)
 

@@ -34,7 +34,9 @@ def _cell(record: dict[str, Any]) -> tuple[int, float, int]:
 
 def execute(config: Config, first: SeedData, wd: Workdir) -> dict[str, Any]:
   """Every (pre-training strength, seed, lr range) in that order (one start per pair of the
-  first two); returns `{"ablation": [cell summaries], "seeds", "num_ingredients"}`."""
+  first two); returns `{"ablation": [cell summaries], "seeds", "num_ingredients",
+  "default_lr_max", "default_pretrain_epochs"}` (the last two: the regime of `config` itself,
+  marked in the plot)."""
   grid = config.ablation
   done = {_cell(r): r for r in wd.read_jsonl(RECORDS)} if wd.resumed else {}
   if wd.resumed:
@@ -56,6 +58,8 @@ def execute(config: Config, first: SeedData, wd: Workdir) -> dict[str, Any]:
       wd.append_jsonl(RECORDS, record)
       records.append(record)
   return {"seeds": list(config.seeds), "num_ingredients": config.num_ingredients,
+          "default_lr_max": config.search_space.learning_rate[1],
+          "default_pretrain_epochs": config.pretrain_epochs,
           "ablation": cells(records, grid.pretrain_epochs, grid.lr_max),
           "cpu_s": float(sum(r["cpu_s"] for r in records))}
 
