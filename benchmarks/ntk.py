@@ -12,7 +12,7 @@ Empirical cases: `trace_axes=(-1,)` (the (N, N) kernel averaged over the O logit
     `jaxlab.ntk.empirical_ntk_fn` with `vmap_axes=0` (per-example Jacobians).
 The summary table gives, per case, the measured fastest implementation, AUTO's choice (made
 by timing the candidates once while AUTO's kernel function is traced) and AUTO's time over
-the fastest's (target <= 1.2), and structured derivatives over the best other method.
+the fastest's (median of interleaved pairs of calls; target <= 1.2), and structured derivatives over the best other method.
 All rows of a case use the same tiling (`jaxlab.ntk.batch`, tile rows printed): the largest
 tile whose two Jacobians (and the baseline's batched backward pass) fit in `--max_gb`. Times are medians of jitted calls after compiling
 (`--naive_repeats` calls of the baseline, which costs N^2 O backward passes).
@@ -20,6 +20,7 @@ tile whose two Jacobians (and the baseline's batched backward pass) fit in `--ma
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import jax
@@ -90,7 +91,7 @@ def empirical_rows(label, f, params, x, outputs):
   fns = {"naive (baseline)": naive_ntk_fn(f)} if FLAGS.naive else {}
   for impl in IMPLEMENTATIONS + ("AUTO",):
     fns[impl.lower()] = ntk.empirical_ntk_fn(f, vmap_axes=0, implementation=impl)
-  times = {}
+  times, kernels = {}, {}
   for name, fn in fns.items():
     jitted = jax.jit(fn)
     kernel = ntk.batch(jitted, tile) if tile < x.shape[0] else jitted
@@ -102,23 +103,34 @@ def empirical_rows(label, f, params, x, outputs):
     first = time.perf_counter() - start
     repeats = FLAGS.naive_repeats if name.startswith("naive") else FLAGS.repeats
     repeats = 1 if first > 20 else repeats    # keep the slowest methods to one timed call
-    times[name] = median_time(lambda: kernel(x, None, params), warmup=0, repeats=repeats)
+    kernels[name] = lambda kernel=kernel: kernel(x, None, params)
+    times[name] = median_time(kernels[name], warmup=0, repeats=repeats)
     logging.info("%s, %s: %.1f ms (tile %d)", label, name, times[name] * 1e3, tile)
   picked = {v.name.lower() for v in fns["auto"].implementation_choices.values()}
   base = times.get("naive (baseline)")
   rows = [[label, num_params, tile, name + (f" -> {'/'.join(sorted(picked))}"
                                             if name == "auto" else ""),
            t * 1e3, None if base is None else base / t] for name, t in times.items()]
-  return rows, summary_row(label, times, picked)
+  return rows, summary_row(label, times, kernels, picked)
 
 
-def summary_row(label, times, picked):
-  """[case, fastest, its ms, AUTO's choice, AUTO ms, AUTO / fastest, structured / best other]."""
+def interleaved_ratio(fn_a, fn_b, pairs: int) -> float:
+  """Median over `pairs` back-to-back calls of time(fn_a) / time(fn_b): robust to the load
+  drifting between two separately timed blocks."""
+  ratios = [median_time(fn_a, warmup=0, repeats=1) / median_time(fn_b, warmup=0, repeats=1)
+            for _ in range(pairs)]
+  return statistics.median(ratios)
+
+
+def summary_row(label, times, kernels, picked):
+  """[case, fastest, its ms, AUTO's choice, AUTO ms, AUTO / fastest (interleaved pairs),
+  structured / best other]."""
   methods = {k: times[k] for k in (i.lower() for i in IMPLEMENTATIONS)}
   fastest = min(methods, key=methods.get)
   others = min(t for k, t in methods.items() if k != "structured_derivatives")
+  ratio = interleaved_ratio(kernels["auto"], kernels[fastest], max(3, FLAGS.repeats))
   return [label, fastest, methods[fastest] * 1e3, "/".join(sorted(picked)), times["auto"] * 1e3,
-          times["auto"] / methods[fastest], methods["structured_derivatives"] / others]
+          ratio, methods["structured_derivatives"] / others]
 
 
 def analytic_rows(n):
