@@ -36,6 +36,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlab import ntk
 from jaxlab.adversarial import attacks
@@ -127,13 +128,15 @@ def expanded(k: Kernels, beta: float, *, robust: bool = False) -> jax.Array:
   return ((1 - beta) ** 2 * base + beta * (1 - beta) * (cross + cross.T) + beta ** 2 * adv)
 
 
-def spectrum(kernel: jax.Array) -> dict[str, jax.Array]:
+def spectrum(kernel) -> dict[str, float]:
   """`{"lambda_min", "lambda_min_over_trace", "inverse_condition"}` of a symmetric PSD
-  `kernel (n, n)` (eigenvalues of its symmetric part)."""
-  values = jnp.linalg.eigvalsh(0.5 * (kernel + kernel.T))
+  `kernel (n, n)` (eigenvalues of its symmetric part), computed on the host in float64
+  (LAPACK; no compilation, whatever the kernel's device or precision)."""
+  a = np.asarray(kernel, np.float64)
+  values = np.linalg.eigvalsh(0.5 * (a + a.T))
   lam_min, lam_max = values[0], values[-1]
-  return {"lambda_min": lam_min, "lambda_min_over_trace": lam_min / jnp.trace(kernel),
-          "inverse_condition": lam_min / lam_max}
+  return {"lambda_min": float(lam_min), "lambda_min_over_trace": float(lam_min / np.trace(a)),
+          "inverse_condition": float(lam_min / lam_max)}
 
 
 def score_name(kernel: str, beta: float, stat: str) -> str:
@@ -148,5 +151,5 @@ def scores(k: Kernels) -> dict[str, float]:
   for name, by_beta in (("K_all", k.k_all), ("Kt_all", k.kt_all)):
     for beta, kernel in by_beta.items():
       for stat, value in spectrum(kernel).items():
-        out[score_name(name, beta, stat)] = float(value)
+        out[score_name(name, beta, stat)] = value
   return out

@@ -50,31 +50,34 @@ def augmented(loss_fn, pad: int):
 
 
 @functools.partial(jax.jit, static_argnames=("model", "betas"))
-def _ntk_program(model, params, model_state, x, y, eps, betas):
-  """Scores and P3-B check values of one cell (see `Programs.ntk`)."""
+def _kernels(model, params, model_state, x, x_adv, x_adv2, betas) -> robust_ntk.Kernels:
+  """`robust_ntk.robust_kernels` of `model` (eval-mode BatchNorm) as one compiled program:
+  the Jacobian contraction only (perturbations and spectra are computed outside it)."""
   f = lambda p, z: model.apply({"params": p, **model_state}, z)  # noqa: E731
-  x_adv, x_adv2 = robust_ntk.perturbed_inputs(f, params, x, y, eps)
-  k = robust_ntk.robust_kernels(f, params, x, x_adv, x_adv2, betas)
-  kernels = [k.k, k.k_tilde, k.k_tilde2, *k.k_all.values(), *k.kt_all.values()]
-  asym = jnp.stack([jnp.max(jnp.abs(a - a.T)) / jnp.max(jnp.abs(a)) for a in kernels])
-  eig = [jnp.linalg.eigvalsh(0.5 * (a + a.T)) for a in kernels]
-  interior = [b for b in betas if 0 < b < 1]
-  expanded = [jnp.max(jnp.abs(k.k_all[b] - robust_ntk.expanded(k, b))) /
-              jnp.max(jnp.abs(k.k_all[b])) for b in interior]
-  expanded += [jnp.max(jnp.abs(k.kt_all[b] - robust_ntk.expanded(k, b, robust=True))) /
-               jnp.max(jnp.abs(k.kt_all[b])) for b in interior]
-  zero = jnp.zeros((), x.dtype)
-  gap = lambda a, b: jnp.max(jnp.abs(a - b))  # noqa: E731
-  checks = {"asymmetry": jnp.max(asym),
-            "min_eig_ratio": jnp.min(jnp.stack([e[0] / e[-1] for e in eig])),
-            "k_all0_minus_k": gap(k.k_all[0.0], k.k) if 0.0 in betas else zero,
-            "k_all1_minus_k_tilde": gap(k.k_all[1.0], k.k_tilde) if 1.0 in betas else zero,
-            "kt_all0_minus_k_tilde": gap(k.kt_all[0.0], k.k_tilde) if 0.0 in betas else zero,
-            "expanded_rel": jnp.max(jnp.stack(expanded)) if expanded else zero}
-  scores = {name: robust_ntk.spectrum(kernel) for name, kernel in
-            [(("K_all", b), a) for b, a in k.k_all.items()] +
-            [(("Kt_all", b), a) for b, a in k.kt_all.items()]}
-  return scores, checks
+  return robust_ntk.robust_kernels(f, params, x, x_adv, x_adv2, betas)
+
+
+def kernel_checks(k: robust_ntk.Kernels) -> dict[str, float]:
+  """The P3-B check values of `k` on the host (float64): the largest relative asymmetry and
+  the smallest lambda_min / lambda_max of every symmetric kernel, |K_all(0) - K|,
+  |K_all(1) - K~|, |K~_all(0) - K~| (exactly 0 when the mixing is right) and the largest
+  relative error of the mixed-feature Gram against the expanded formula."""
+  host = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), k)
+  kernels = [host.k, host.k_tilde, host.k_tilde2, *host.k_all.values(), *host.kt_all.values()]
+  rel = lambda a, b: float(np.max(np.abs(a - b)) / np.max(np.abs(b)))  # noqa: E731
+  eig = [np.linalg.eigvalsh(0.5 * (a + a.T)) for a in kernels]
+  interior = [b for b in host.k_all if 0 < b < 1]
+  expanded = [rel(host.k_all[b], robust_ntk.expanded(host, b)) for b in interior]
+  expanded += [rel(host.kt_all[b], robust_ntk.expanded(host, b, robust=True)) for b in interior]
+  gap = lambda a, b: float(np.max(np.abs(a - b)))  # noqa: E731
+  return {"asymmetry": max(rel(a, a.T) if np.any(a) else 0.0 for a in kernels),
+          "min_eig_ratio": float(min(e[0] / e[-1] for e in eig)),
+          "k_all0_minus_k": gap(host.k_all[0.0], host.k) if 0.0 in host.k_all else 0.0,
+          "k_all1_minus_k_tilde": (gap(host.k_all[1.0], host.k_tilde) if 1.0 in host.k_all
+                                   else 0.0),
+          "kt_all0_minus_k_tilde": (gap(host.kt_all[0.0], host.k_tilde) if 0.0 in host.kt_all
+                                    else 0.0),
+          "expanded_rel": max(expanded, default=0.0)}
 
 
 class Programs:
@@ -159,19 +162,23 @@ class Programs:
           dtype: str = "float64") -> tuple[dict[str, float], dict[str, float]]:
     """Robust-NTK scores of the cell at its init (`key` as in `train`) with eval-mode
     BatchNorm (fresh statistics: the identity) and FGSM at `config.eps`, computed in `dtype`
-    (float64 under a scoped `jax.enable_x64`); and the P3-B check values (meaningful at
-    float64). Scores are named `robust_ntk.score_name`."""
+    (float64 under a scoped `jax.enable_x64`); and the P3-B check values (`kernel_checks`,
+    meaningful at float64). Scores are named `robust_ntk.score_name`.
+
+    Three steps, so that little is compiled: the two FGSM perturbations through the attacks'
+    own jitted step (`model.apply` on the variables: the same program as evaluation's FGSM),
+    the kernels as one jitted Jacobian contraction (`_kernels`), the spectra on the host."""
     init_key, _ = jax.random.split(key)
     model = self.model(cell)
     variables = jax.device_get(self.init(cell, init_key))
     with jax.enable_x64(dtype == "float64"):
       cast = lambda a: jnp.asarray(a, dtype)  # noqa: E731
-      params, model_state = model_state_lib.split_variables(
-          jax.tree_util.tree_map(cast, variables))
-      scores, checks = _ntk_program(model, params, model_state, cast(x), jnp.asarray(y),
-                                    self.config.eps / 255,
-                                    tuple(float(b) for b in self.config.ntk_betas))
-      scores, checks = jax.device_get((scores, checks))
-    named = {robust_ntk.score_name(kernel, beta, stat): float(v)
-             for (kernel, beta), stats in scores.items() for stat, v in stats.items()}
-    return named, {k: float(v) for k, v in checks.items()}
+      variables = jax.tree_util.tree_map(cast, variables)
+      x, y = cast(x), jnp.asarray(y)
+      eps = jnp.asarray(self.config.eps / 255, dtype)
+      x_adv = attacks.fgsm(model.apply, variables, x, y, eps)
+      x_adv2 = attacks.fgsm(model.apply, variables, x_adv, y, eps)
+      params, model_state = model_state_lib.split_variables(variables)
+      k = jax.device_get(_kernels(model, params, model_state, x, x_adv, x_adv2,
+                                  tuple(float(b) for b in self.config.ntk_betas)))
+    return robust_ntk.scores(k), kernel_checks(k)
