@@ -14,7 +14,7 @@ JAX APIs (`from neural_tangents import stax` -> `from jaxlab.ntk import stax`).
   kernel_fn(x1, None, ("nngp", "ntk"))            # AnalyticKernel(nngp=(10, 10), ntk=(10, 10))
   _, params = init_fn(jax.random.key(2), x1.shape)
   apply_fn(params, x1)                            # (10, 1) finite-width network
-  images = jax.random.normal(jax.random.key(3), (3, 8, 8, 2))
+  images = jax.random.normal(jax.random.key(3), (3, 4, 4, 2))
   _, _, cnn_kernel_fn = stax.serial(stax.Conv(64, (3, 3), padding="SAME"), stax.Relu(),
                                     stax.AvgPool((2, 2), (2, 2)), stax.Flatten(),
                                     stax.Dense(1))

@@ -24,6 +24,7 @@ def architectures(draw):
   return stax.serial(*layers)
 
 
+@settings(max_examples=12)  # each example runs a new architecture op by op
 @given(architectures(), st.integers(2, 6), st.integers(1, 5), st.integers(0, 2**31 - 1))
 def test_infinite_width_kernels_are_symmetric_psd(net, n, d, seed):
   with jax.enable_x64(True):
@@ -36,7 +37,7 @@ def test_infinite_width_kernels_are_symmetric_psd(net, n, d, seed):
       assert eigenvalues.min() >= -1e-10 * max(1.0, eigenvalues.max())
 
 
-@settings(max_examples=10)  # every example compiles anew (new shapes)
+@settings(max_examples=6)  # every example compiles anew (new shapes), three implementations
 @given(st.integers(1, 6), st.integers(1, 5), st.integers(1, 3), st.integers(0, 2**31 - 1))
 def test_ntk_of_a_linear_model_is_the_input_gram(n, d, outputs, seed):
   """f(x) = x W: the Jacobian of every output is x, so the NTK (averaged over outputs) is
