@@ -28,7 +28,9 @@ Kernel", arXiv:2206.08720):
     derivatives and the implementations a FLOP model (`ntk_implementation_costs`) puts near
     its cheapest once on the given shapes and keeps the fastest (cached per shapes in the
     returned function, `ntk_fn.implementation_times`); smaller problems take the FLOP
-    model's pick. All are exact, so the choice changes time and memory, never values.
+    model's pick. All are exact, so the choice changes time and memory, and values only in
+    the last bits of floating-point rounding; a measured choice can differ between runs, so
+    code that needs bit-identical results across runs names an implementation.
 
 `vmap_axes=0` certifies that `f` treats batch elements independently (no batch norm); the
 Jacobians are then computed per example, which is N times cheaper. `jaxlab.ntk.batch` tiles
