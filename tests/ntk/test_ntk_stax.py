@@ -336,13 +336,14 @@ def test_get_layouts_and_kernel_inputs(x64):
 def test_images_keep_nt_zipped_spatial_layout(x64):
   x = np.asarray(jax.random.normal(jax.random.key(0), (3, 2, 4, 5), jnp.float64))
   _, _, kernel_fn = stax.serial(stax.Dense(8), stax.Relu(), stax.Dense(2))
-  k = kernel_fn(x, None, "nngp")
-  assert k.shape == (3, 3, 2, 2, 4, 4)
-  tokens = kernel_fn(x.reshape(3, 8, 5), None, "nngp")        # (3, 3, 8, 8)
+  _, _, pooled = stax.serial(stax.Dense(8), stax.Relu(), stax.GlobalAvgPool())
+  k, tokens, mean = jax.jit(lambda x: (                        # one compilation
+      kernel_fn(x, None, "nngp"), kernel_fn(x.reshape(3, 8, 5), None, "nngp"),
+      pooled(x, None, "nngp")))(x)
+  assert k.shape == (3, 3, 2, 2, 4, 4) and tokens.shape == (3, 3, 8, 8)
   np.testing.assert_allclose(k, tokens.reshape(3, 3, 2, 4, 2, 4).transpose(0, 1, 2, 4, 3, 5),
                              rtol=1e-14)
-  _, _, pooled = stax.serial(stax.Dense(8), stax.Relu(), stax.GlobalAvgPool())
-  np.testing.assert_allclose(pooled(x, None, "nngp"), k.mean(axis=(2, 3, 4, 5)), rtol=1e-12)
+  np.testing.assert_allclose(mean, k.mean(axis=(2, 3, 4, 5)), rtol=1e-12)
 
 
 def test_jitted_kernel_fn_compiles_once(x64):
