@@ -5,7 +5,7 @@ benchmark file.
   python -m experiments.robust_nas --flagfile=experiments/flags/robust_nas_smoke.flags \
       --workdir=/tmp/robust_nas
   python -m experiments.robust_nas --flagfile=experiments/flags/robust_nas.flags \
-      --workdir=runs/robust_nas                              # 40 cells on digits, CPU
+      --workdir=runs/robust_nas                              # 30 cells on digits, CPU
   python -m experiments.robust_nas --flagfile=experiments/flags/robust_nas_cifar10.flags \
       --data_dir=~/tensorflow_datasets --workdir=runs/rb201   # the benchmark's recipe, GPU
   python -m experiments.robust_nas --config=default \
