@@ -53,7 +53,8 @@ def plot_accuracy(results: dict[str, Any], wd: Workdir) -> str:
     ax.axhline(table["best_individual"]["test_acc"], color="k", ls="--", lw=1,
                label="best individual, mean")
   ax.legend(fontsize=7, loc="lower right")
-  ax.set(xticks=x, xticklabels=[m.label for m in methods], ylabel="test accuracy (fraction)",
+  ax.set(xticks=x, xticklabels=[m.label for m in methods], xlabel="method",
+         ylabel="test accuracy (fraction)",
          ylim=(max(0.0, min(values) - 0.03), min(1.0, max(values) + 0.02)),
          title=f"{len(results['seeds'])} seeds, K = {results['num_ingredients']}, "
                f"b = {results['block_size']}")
@@ -66,7 +67,7 @@ def plot_accuracy(results: dict[str, Any], wd: Workdir) -> str:
     ax_d.errorbar(xi, d["mean"] * 100, yerr=(d["se"] or 0) * 100, fmt="s", color=m.color,
                   capsize=4, markersize=6)
   ax_d.axhline(0, color="k", ls="--", lw=1)
-  ax_d.set(xticks=range(len(soups)), xticklabels=[m.label for m in soups],
+  ax_d.set(xticks=range(len(soups)), xticklabels=[m.label for m in soups], xlabel="soup",
            ylabel="minus best individual (accuracy points)",
            title="paired by seed: seeds (dots), mean +- s.e.")
   ax_d.tick_params(axis="x", labelrotation=45, labelsize=7)
