@@ -1,8 +1,10 @@
 """Configs of the ELLE study: methods x eps x seeds of adversarial training on digits.
 
-  config = default()                       # the README's study (experiments/flags/elle.flags)
-  config = smoke()                         # FGSM, ELLE-A and PGD-10 AT at eps 0.3, one seed, 8x8
-  config = cifar10()                       # the reference recipe: PreActResNet-18 on CIFAR-10 (GPU)
+  config = default()           # the 2-seed study (experiments/flags/elle.flags)
+  config = smoke()             # FGSM, ELLE-A and PGD-10 AT at eps 0.2, one seed, 8x8
+  config = co_study()          # preset `study`: 5 seeds, APGD, the default CNN (elle_study.flags)
+  config = co_study_resnet()   # preset `study_resnet`: the same on the small PreActResNet, 8x8
+  config = cifar10()           # the reference recipe: PreActResNet-18 on CIFAR-10 (GPU)
   config = dataclasses.replace(default(), eps=(0.3, 0.2, 0.1), seeds=(0, 1, 2, 3, 4))
 
 The field defaults of `Config` are the default study, so `Config()` == `default()`.
@@ -51,7 +53,8 @@ class RegularizerConfig:
   """The regularisers' weights and ELLE-A's adaptive lambda (arXiv 2401.11618).
 
   Attributes:
-    elle_lambda: ELLE's constant lambda.
+    elle_lambda: ELLE's constant lambda (1000, the reference's value at 8/255; 5000 collapsed
+      to a constant classifier in 2 of 4 runs of the default study at eps 0.3).
     elle_lambdas: ELLE's lambda per radius, one per `Config.eps` in the same order (the
       reference scripts set it by eps); empty: `elle_lambda` at every radius.
     elle_a_lambda_max: lambda_max of ELLE-A and N-FGSM+ELLE-A.
@@ -61,7 +64,7 @@ class RegularizerConfig:
     window: ELLE-A history window in steps (0 = the whole run).
   """
 
-  elle_lambda: float = 5000.0
+  elle_lambda: float = 1000.0
   elle_lambdas: tuple[float, ...] = ()
   elle_a_lambda_max: float = 5000.0
   gradalign_lambda: float = 2.0
@@ -218,7 +221,7 @@ class Config:
 
 
 def default() -> Config:
-  """The README's study: FGSM, PGD-10, GradAlign (lambda 2), ELLE (lambda 5000) and ELLE-A
+  """The README's study: FGSM, PGD-10, GradAlign (lambda 2), ELLE (lambda 1000) and ELLE-A
   (lambda_max 5000) AT at eps 0.3 and 0.2, 2 seeds (20 runs), on digits resized to 32x32
   with a one-conv CNN (32 channels, 2x2 pooling, dense 32); SGD (momentum 0.9, wd 5e-4),
   triangular LR peaking at 0.05, batch 64, 20 epochs, the training radius ramped up over 6
@@ -228,12 +231,38 @@ def default() -> Config:
 
 
 def smoke() -> Config:
-  """FGSM, ELLE-A and PGD-10 AT at the CO radius eps = 0.2, one seed, the default model and
-  training, a lighter final evaluation (PGD-20, one restart; PGD-5 for the masking check).
-  About 4 minutes on 2 CPU cores."""
+  """The pipeline at a size that runs in under a minute on 2 CPU cores: FGSM, ELLE-A and
+  PGD-10 AT at eps 0.2, one seed, the default CNN on the 8x8 digits (no resizing), 10 epochs
+  (the radius ramped up over 3), a lighter final evaluation (PGD-20, one restart; PGD-5 for
+  the masking check). At this size FGSM AT does not show CO (`co_study()` does)."""
   return dataclasses.replace(
       default(), methods=("fgsm", "elle_a", "pgd"), eps=(0.2,), seeds=(0,),
+      dataset=DataConfig(name="digits"), num_epochs=10, eps_warmup_epochs=3,
       evaluation=EvaluationConfig(steps=20, restarts=1, short_steps=5))
+
+
+STUDY_SEEDS = (0, 1, 2, 3, 4)
+
+
+def co_study() -> Config:
+  """The catastrophic-overfitting study with seeds: the default study's training (the same
+  model, data and lambdas, so its seeds 0 and 1 are the default study's runs) for FGSM,
+  PGD-10, ELLE and ELLE-A AT at eps 0.3 and 0.2 with 5 seeds (40 runs), evaluated with
+  PGD-50 (one restart) and APGD-CE + APGD-T (50 iterations, 3 target classes)."""
+  return dataclasses.replace(
+      default(), methods=("fgsm", "pgd", "elle", "elle_a"), seeds=STUDY_SEEDS,
+      evaluation=EvaluationConfig(steps=50, restarts=1, short_steps=10, apgd_iters=50,
+                                  apgd_targets=3))
+
+
+def co_study_resnet() -> Config:
+  """`co_study()` on the small PreActResNet (`ModelConfig(name="preact_resnet", width=8,
+  depth=10)`: one pre-activation block per stage, BatchNorm) and the 8x8 digits (a 32x32
+  ResNet run costs too much on CPU), at eps 0.3, 10 epochs (the radius ramped up over 3)."""
+  return dataclasses.replace(
+      co_study(), eps=(0.3,), dataset=DataConfig(name="digits"), num_epochs=10,
+      eps_warmup_epochs=3,
+      model=ModelConfig(name="preact_resnet", width=8, depth=10))
 
 
 def cifar10() -> Config:

@@ -27,7 +27,8 @@ from jaxlab.experiment import run as run_study
 from jaxlab.experiment.config import require
 from jaxlab.models import config as model_config
 from jaxlab.papers.elle import plots, runs as runs_lib, summary as summary_lib
-from jaxlab.papers.elle.config import Config, cifar10, default, smoke
+from jaxlab.papers.elle.config import (Config, cifar10, co_study, co_study_resnet, default,
+                                       smoke)
 
 
 class Inputs(NamedTuple):
@@ -64,10 +65,12 @@ class _WithProgress(NamedTuple):
 
 
 def run_grid(config: Config, inputs: Inputs, wd: Workdir) -> list[dict[str, Any]]:
-  """Runs every (eps, method, seed) point not yet in the workdir's sweep.jsonl; returns the
-  records of all points in grid order (eps, then method, then seed)."""
-  points = sweep.expand_grid({"eps": list(config.eps), "method": list(config.methods),
-                              "seed": list(config.seeds)})
+  """Runs every (eps, method, seed) point not yet in the workdir's sweep.jsonl, seed by seed
+  (every seed covers the whole eps x method grid before the next starts, so an interrupted
+  study has every cell); returns the records of all points in grid order (eps, then method,
+  then seed)."""
+  points = sweep.expand_grid({"seed": list(config.seeds), "eps": list(config.eps),
+                              "method": list(config.methods)})
   if config.workers > 1:  # each worker process loads the data and compiles its own steps
     fn = functools.partial(runs_lib.train_and_evaluate, config=config)
     runner = sweep.ProcessPoolRunner(config.workers)
@@ -77,7 +80,10 @@ def run_grid(config: Config, inputs: Inputs, wd: Workdir) -> list[dict[str, Any]
     runner = sweep.SerialRunner()
   sweep_dir = os.path.dirname(wd.file(sweep.SWEEP_LOG))
   records = sweep.run_sweep(fn, points, sweep_dir, runner=_WithProgress(runner))
-  return [r["result"] for r in records]
+  order = {(p["eps"], p["method"], p["seed"]): i for i, p in enumerate(sweep.expand_grid(
+      {"eps": list(config.eps), "method": list(config.methods), "seed": list(config.seeds)}))}
+  return sorted((r["result"] for r in records),
+                key=lambda r: order[(r["eps"], r["method"], r["seed"])])
 
 
 def execute(config: Config, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
@@ -113,7 +119,8 @@ def execute(config: Config, inputs: Inputs, wd: Workdir) -> dict[str, Any]:
   }
 
 
-STUDY = Study(name="elle", presets={"default": default, "smoke": smoke, "cifar10": cifar10},
+STUDY = Study(name="elle", presets={"default": default, "smoke": smoke, "study": co_study,
+                                        "study_resnet": co_study_resnet, "cifar10": cifar10},
               prepare=prepare,
               execute=execute, plots=plots.plots, resumable=True)
 

@@ -2,14 +2,18 @@
 as typed records over the core's presets."""
 
 import dataclasses
+import pathlib
 
 import pytest
 
+from experiments import common
 from jaxlab.adversarial import attacks, training
 from jaxlab.experiment.config import ConfigError, override, validate
 from jaxlab.papers import elle
 from jaxlab.papers.elle import config as config_lib
 from jaxlab.papers.elle import methods
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
 
 
 def test_the_default_preset_is_the_readme_study_and_the_config_defaults():
@@ -23,16 +27,40 @@ def test_the_default_preset_is_the_readme_study_and_the_config_defaults():
   assert (config.model.name, config.model.width, config.dataset.image_size) == ("cnn", 32, 32)
 
 
-def test_the_smoke_preset_changes_only_the_grid_and_the_final_evaluation():
+def test_the_smoke_preset_is_the_default_training_at_8x8_and_10_epochs():
   smoke, default = elle.smoke(), elle.default()
   changed = {f.name for f in dataclasses.fields(smoke)
              if getattr(smoke, f.name) != getattr(default, f.name)}
-  assert changed == {"methods", "eps", "seeds", "evaluation"}
+  assert changed == {"methods", "eps", "seeds", "dataset", "num_epochs", "eps_warmup_epochs",
+                     "evaluation"}
   assert smoke.methods == ("fgsm", "elle_a", "pgd") and smoke.eps == (0.2,)
+  assert (smoke.dataset.name, smoke.dataset.image_size) == ("digits", 0)
+  assert (smoke.num_epochs, smoke.eps_warmup_epochs) == (10, 3)
   assert (smoke.evaluation.steps, smoke.evaluation.restarts,
           smoke.evaluation.short_steps) == (20, 1, 5)
   validate(smoke)
   validate(default)
+
+
+@pytest.mark.parametrize("preset", ["study", "study_resnet"])
+def test_the_study_presets_are_their_flagfiles_with_five_seeds(preset):
+  flags = REPO / "experiments" / "flags" / f"elle_{preset}.flags"
+  config = common.config_from_args(elle.STUDY, [f"--flagfile={flags}"])
+  assert config == elle.STUDY.preset(preset)
+  assert config.seeds == (0, 1, 2, 3, 4) and config.methods == ("fgsm", "pgd", "elle", "elle_a")
+  assert (config.evaluation.steps, config.evaluation.apgd_iters) == (50, 50)
+  default = elle.default()
+  # the default study's training: its seeds 0 and 1 are the default study's runs
+  assert (config.optim, config.batch_size, config.regularizer) == (
+      default.optim, default.batch_size, default.regularizer)
+  assert config.regularizer.elle_lambda == 1000.0  # 5000 collapsed 2 of 4 runs at eps 0.3
+
+
+def test_the_resnet_study_is_the_small_preact_resnet_on_8x8_digits():
+  config = elle.STUDY.preset("study_resnet")
+  assert (config.model.name, config.model.width, config.model.depth) == ("preact_resnet", 8, 10)
+  assert config.dataset.image_size == 0 and config.eps == (0.3,)
+  assert elle.STUDY.preset("study").model == elle.default().model
 
 
 @pytest.mark.parametrize("changes, field", [

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from experiments import common
 from jaxlab.data.config import DataConfig
 from jaxlab.experiment import gates
 from jaxlab.experiment.config import ConfigError
@@ -102,14 +103,22 @@ def test_data_dependent_refusals_write_nothing(tmp_path, changes, field):
 
 @pytest.mark.parametrize("flag, message", [
     ("--methods=fgsm,foo", "methods: got 'foo', expected one of: fgsm, rs_fgsm, n_fgsm, pgd"),
-    ("--eps_warmup_epochs=30", "eps_warmup_epochs: must be <= num_epochs (20), got 30"),
+    ("--eps_warmup_epochs=30", "eps_warmup_epochs: must be <= num_epochs (10), got 30"),
     ("--regularizer.decay=2", "regularizer.decay: must be in [0, 1], got 2.0"),
 ])
-def test_cli_rejects_bad_flags_before_any_work(tmp_path, flag, message):
+def test_flags_are_rejected_with_the_field_named(flag, message):
   smoke = REPO / "experiments" / "flags" / "elle_smoke.flags"
-  proc = subprocess.run([sys.executable, "-m", "experiments.elle", f"--flagfile={smoke}", flag,
-                         f"--workdir={tmp_path / 'w'}"], cwd=REPO, capture_output=True,
-                        text=True, timeout=300, check=False)
-  assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
-  assert not (tmp_path / "w").exists()
+  with pytest.raises(ConfigError) as e:
+    common.config_from_args(elle.STUDY, [f"--flagfile={smoke}", flag])
+  assert message in str(e.value)
 
+
+def test_cli_rejects_a_bad_flag_before_any_work(tmp_path):
+  # one process: the CLI turns the ConfigError above into exit status 2 and writes nothing
+  smoke = REPO / "experiments" / "flags" / "elle_smoke.flags"
+  proc = subprocess.run([sys.executable, "-m", "experiments.elle", f"--flagfile={smoke}",
+                         "--regularizer.decay=2", f"--workdir={tmp_path / 'w'}"], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, check=False)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert "regularizer.decay: must be in [0, 1], got 2.0" in proc.stderr
+  assert not (tmp_path / "w").exists()
