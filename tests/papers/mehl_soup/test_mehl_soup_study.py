@@ -9,8 +9,10 @@ import shutil
 import numpy as np
 import pytest
 
+from jaxlab import plotting
 from jaxlab.models.config import ModelConfig
 from jaxlab.papers import mehl_soup
+from jaxlab.papers.mehl_soup import plots
 from jaxlab.soups.ingredients import SearchSpace
 
 TINY = dataclasses.replace(
@@ -62,6 +64,17 @@ def test_tiny_study_tables_agree_with_the_seeds(run):
   for name in ("plots/accuracy.png", "plots/memory_vs_k.pdf", "seed_0/ingredients/start",
                "seed_1/ingredients/ingredient_003", "seed_1/soups/mehl_plus_coefficients"):
     assert (path / name).exists(), name
+  figures = {}
+  fake_wd = type("FakeWorkdir", (), {
+      "save_figure": lambda _, fig, name: figures.setdefault(name, fig)})()
+  plots.plot_accuracy(results, fake_wd)
+  plots.plot_memory(results, fake_wd)
+  assert set(figures) == {"accuracy", "memory_vs_k"}
+  for fig in figures.values():  # both axis labels; paper names, no code names, in legends
+    assert plotting.unlabelled(fig) == []
+    texts = [t.get_text() for ax in fig.axes if ax.get_legend() is not None
+             for t in ax.get_legend().get_texts()]
+    assert texts and not [t for t in texts if "_" in t], texts
   lines = _lines(path / "metrics.jsonl")
   assert [m["step"] for m in lines] == list(range(len(lines)))
   assert [m["seed"] for m in lines if m["phase"] == "start"] == [0, 1]
