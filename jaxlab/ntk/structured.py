@@ -15,7 +15,11 @@ dy . L_h is never formed when L_h has structure:
     (`lax.conv_general_dilated_patches`), the convolution being a dot with the kernel;
   W reached through reshape / transpose / convert / a size-preserving broadcast, or scaled by
     a literal: the same numbers up to a permutation and a factor c, so Theta_W gains c^2.
-Every other use (bias adds, elementwise products, broadcasts, weight sharing, unknown
+  a bias added right after a dot / conv use y (y + B, B = c * b broadcast over the axes of y
+    that do not come from W, y used nowhere else): y + B = L_[h, c](W; b), so h gains one
+    contracted slice of constants c and Theta_W + Theta_b is one einsum (one cotangent Gram
+    matrix dy_1 dy_2^T for both leaves; `structured_graph._pair_biases`).
+Every other use (other adds, elementwise products, broadcasts, weight sharing, unknown
 primitives) takes the local Jacobian of y with respect to its leaves by `jax.vjp` of that
 one equation, contracted leaf by leaf (Jacobian contraction for those leaves alone).
 """
@@ -112,8 +116,12 @@ def _unit_factors(jaxpr, consts, graph, leaves, data_args):
 def _component_factors(jaxpr, consts, graph, comp, leaves, data_args, record, dys, out_ndim):
   k = comp.eqns[0]
   eqn = jaxpr.eqns[k]
+  if comp.rule == "bias":    # folded into its weight's factors (`_with_bias`)
+    return ()
   if comp.rule == "dot":
-    return record[k][1 - comp.param_operand], dys[k][0]
+    pos = comp.param_operand
+    (lc, rc), _ = eqn.params["dimension_numbers"]
+    return _with_bias(jaxpr, comp, record[k][1 - pos], (rc if pos == 0 else lc)), dys[k][0]
   if comp.rule == "conv":
     lhs, rhs = record[k]
     p = eqn.params
@@ -122,8 +130,21 @@ def _component_factors(jaxpr, consts, graph, comp, leaves, data_args, record, dy
         lhs, [rhs.shape[d] for d in rhs_spec[2:]], p["window_strides"], p["padding"],
         p["lhs_dilation"], p["rhs_dilation"], p["dimension_numbers"], p["precision"],
         p["preferred_element_type"])
-    return patches, dys[k][0]
+    return _with_bias(jaxpr, comp, patches, [p["dimension_numbers"].out_spec[1]]), dys[k][0]
   return _local_jacobians(jaxpr, consts, graph, comp, leaves, data_args, record, dys, out_ndim)
+
+
+def _with_bias(jaxpr, comp, h, contract):
+  """The input-side factor c_W h of a 'dot' / 'conv' component, with a slice c_b * ones
+  appended along its (one) contracted axis when a bias b joins it (`sg._pair_biases`):
+  [c_W h, c_b] [W; b] = c_W h W + c_b b, so one einsum gives Theta_W + Theta_b."""
+  h = sg.chain_scale(jaxpr, comp.chain) * h
+  if comp.bias is None:
+    return h
+  (axis,) = contract
+  ones = jnp.full(h.shape[:axis] + (1,) + h.shape[axis + 1:], sg.chain_scale(jaxpr, comp.bias),
+                  h.dtype)
+  return jnp.concatenate([h, ones], axis=axis)
 
 
 def _local_jacobians(jaxpr, consts, graph, comp, leaves, data_args, record, dys, out_ndim):
@@ -252,11 +273,10 @@ def structured_ntk(f, x1, x2, params, kwargs, trace_axes, diagonal_axes, va, hel
       eqn = side1.jaxpr.eqns[comp.eqns[0]]
       if comp.rule == "generic":
         terms.append(_generic_term(c1, c2, lay, unit_ndim))
-        continue
-      scale = sg.chain_scale(side1.jaxpr, comp.chain) ** 2
-      term = (_dot_term(eqn, comp.param_operand, c1, c2, lay) if comp.rule == "dot"
-              else _conv_term(eqn, c1, c2, lay))
-      terms.append(term if scale == 1.0 else scale * term)
+      elif comp.rule == "dot":
+        terms.append(_dot_term(eqn, comp.param_operand, c1, c2, lay))
+      elif comp.rule == "conv":
+        terms.append(_conv_term(eqn, c1, c2, lay))
     shape = tuple(kernel_subscripts(unit_ndim, 0, trace, diag)[2])
     total = sum(terms[1:], terms[0]) if terms else jnp.zeros(
         [dict(zip(range(2 * unit_ndim), a.shape + b.shape))[i] for i in shape], a.dtype)

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.extend import core as jcore
 
 # Equations through which a weight can pass on its way to a dot / conv and still be the same
@@ -45,6 +47,7 @@ class Component(NamedTuple):
   rule: str
   param_operand: int | None = None   # operand position of W' for 'dot' / 'conv'
   chain: Chain | None = None
+  bias: Chain | None = None          # 'dot' / 'conv': the chain of a bias added to y (below)
 
 
 class Graph(NamedTuple):
@@ -89,10 +92,11 @@ def analyse(jaxpr: jcore.Jaxpr, num_params: int) -> Graph | None:
   for v in jaxpr.outvars:
     if not isinstance(v, jcore.Literal) and leaves_of.get(v) and v not in data:
       return None
-  comps = _components(jaxpr, uses, leaves_of, data)
+  comps = [_classify(jaxpr, c, leaves_of, data, producer, num_params)
+           for c in _components(jaxpr, uses, leaves_of, data)]
   param_only = frozenset(v for v in leaves_of if v not in data)
-  return Graph(tuple(uses), tuple(_classify(jaxpr, c, leaves_of, data, producer, num_params)
-                                  for c in comps), tuple(param_only_eqns), param_only)
+  return Graph(tuple(uses), _pair_biases(jaxpr, comps, producer, num_params),
+               tuple(param_only_eqns), param_only)
 
 
 def _components(jaxpr, uses, leaves_of, data):
@@ -159,6 +163,101 @@ def _chain(jaxpr, var, producer, num_params) -> Chain | None:
       return None
     steps.append(k)
   return Chain(jaxpr.invars.index(var), tuple(reversed(steps)))
+
+
+def _pair_biases(jaxpr, comps, producer, num_params) -> tuple[Component, ...]:
+  """Mark `y + B` right after a 'dot' / 'conv' use y = L_h(W) as rule 'bias' when B is a bias:
+  a leaf b, permuted and scaled by c, broadcast over the axes of y that do not come from W
+  (checked on concrete values by `_is_bias`), and y has no other consumer (so dy is the same
+  cotangent for W and b). Then y + B = L_[h, 1]([W; c b]) (one extra contracted row of ones),
+  and the bias joins the weight's J J^T through the same cotangent Gram matrix (`bias` on the
+  weight's component). Components of other shapes are returned unchanged."""
+  consumers = {}
+  for eqn in jaxpr.eqns:
+    for v in _reads(eqn):
+      consumers[v] = consumers.get(v, 0) + 1
+  for v in jaxpr.outvars:
+    if not isinstance(v, jcore.Literal):
+      consumers[v] = consumers.get(v, 0) + 2
+  by_eqn = {c.eqns[0]: i for i, c in enumerate(comps) if c.rule in ("dot", "conv")}
+  comps = list(comps)
+  for i, comp in enumerate(comps):
+    if comp.rule != "generic" or len(comp.eqns) != 1 or len(comp.leaves) != 1:
+      continue
+    eqn = jaxpr.eqns[comp.eqns[0]]
+    if eqn.primitive.name != "add" or any(isinstance(v, jcore.Literal) for v in eqn.invars):
+      continue
+    for y, b in (eqn.invars, eqn.invars[::-1]):
+      j = by_eqn.get(producer.get(y))
+      if j is None or consumers.get(y) != 1 or comps[j].bias is not None:
+        continue
+      chain = _bias_chain(jaxpr, b, producer, num_params)
+      if chain is not None and chain.leaf == comp.leaves[0] and _is_bias(
+          jaxpr, chain, comps[j], b):
+        comps[j] = comps[j]._replace(bias=chain)
+        comps[i] = comp._replace(rule="bias", chain=chain)
+        break
+  return tuple(comps)
+
+
+def _bias_chain(jaxpr, var, producer, num_params) -> Chain | None:
+  """Like `_chain`, but broadcasts and reshapes may change the size."""
+  steps = []
+  while var not in jaxpr.invars[:num_params]:
+    eqn = jaxpr.eqns[producer[var]] if var in producer else None
+    if eqn is None or eqn.primitive.name not in _PERMUTING | _SCALING:
+      return None
+    if eqn.primitive.name in _SCALING:
+      nxt = _leafward(eqn)
+      if nxt is None or (eqn.primitive.name == "div" and eqn.invars[0] is not nxt) or any(
+          jnp.ndim(v.val) for v in eqn.invars if isinstance(v, jcore.Literal)):
+        return None
+    else:
+      nxt = eqn.invars[0]
+      if any(not isinstance(v, jcore.Literal) for v in eqn.invars[1:]):
+        return None
+    steps.append(producer[var])
+    var = nxt
+  return Chain(jaxpr.invars.index(var), tuple(reversed(steps)))
+
+
+def _w_axes(eqn, comp) -> list[int] | None:
+  """Axes of y = L_h(W) that come from W's free axes; None when the bias trick does not
+  apply (dot batch axes, or more than one contracted axis of h)."""
+  if comp.rule == "conv":
+    return [eqn.params["dimension_numbers"].out_spec[1]]
+  (lc, rc), (lb, _) = eqn.params["dimension_numbers"]
+  if lb or len(lc) != 1:
+    return None
+  w_ndim = eqn.invars[comp.param_operand].aval.ndim
+  h_free = eqn.invars[1 - comp.param_operand].aval.ndim - 1
+  first = h_free if comp.param_operand == 1 else 0
+  return list(range(first, first + w_ndim - 1))
+
+
+def _is_bias(jaxpr, chain, comp, b_var) -> bool:
+  """B (the value `b_var`) = c * a permutation of the leaf, constant along the axes of y not
+  in `_w_axes`: checked by running `chain` on the leaf's element numbers 1, 2, ..."""
+  eqn = jaxpr.eqns[comp.eqns[0]]
+  axes = _w_axes(eqn, comp)
+  scale = chain_scale(jaxpr, chain)
+  leaf = jaxpr.invars[chain.leaf]
+  y_shape, b_shape = eqn.outvars[0].aval.shape, b_var.aval.shape
+  if axes is None or scale == 0.0 or len(b_shape) != len(y_shape) or any(
+      b_shape[d] != y_shape[d] for d in axes):   # B must not broadcast along W's axes
+    return False
+  size = math_size(leaf)
+  with jax.ensure_compile_time_eval():
+    numbers = jnp.arange(1, size + 1, dtype=jnp.float64 if leaf.aval.dtype == jnp.float64
+                         else jnp.float32).reshape(leaf.aval.shape).astype(leaf.aval.dtype)
+    env = run(jaxpr, {leaf: numbers}, chain.eqns)
+    values = np.asarray(env[b_var], np.float64) / scale
+  free = [d for d in range(values.ndim) if d not in axes]
+  first = values[tuple(slice(0, 1) if d in free else slice(None) for d in range(values.ndim))]
+  return (size < 2 ** 24 and first.size == size and np.array_equal(
+      values, np.broadcast_to(first, values.shape))
+          and np.array_equal(np.sort(np.rint(first).ravel()), np.arange(1, size + 1))
+          and np.allclose(first, np.rint(first)))
 
 
 def _leafward(eqn):

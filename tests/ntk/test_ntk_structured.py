@@ -96,7 +96,7 @@ def test_equals_explicit_jacobians_with_nt_axes(x64, token_kernels):
     np.testing.assert_allclose(got, layout(full_12), rtol=1e-10, atol=1e-12)
   np.testing.assert_allclose(same, same_layout(full_11), rtol=1e-10, atol=1e-12)
   np.testing.assert_allclose(full, LAYOUTS[0][2](full_12), rtol=1e-10, atol=1e-12)
-  assert _rules(_token_net, params, x1) == ["dot", "dot", "generic", "generic"]
+  assert _rules(_token_net, params, x1) == ["bias", "dot", "dot", "generic"]
 
 
 def test_flax_cnn_conv_and_dense_rules(x64):
@@ -110,7 +110,8 @@ def test_flax_cnn_conv_and_dense_rules(x64):
          for i in (SD, JC)]
   got, expected = jax.jit(lambda x1, x2, p: [fn(x1, x2, p) for fn in fns])(x, x[:2], params)
   np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
-  assert _rules(model.apply, params, x[:1]) == ["conv"] * 2 + ["dot"] * 2 + ["generic"] * 4
+  # Each bias joins its convolution's / dense layer's rule (one ones-row more in h).
+  assert _rules(model.apply, params, x[:1]) == ["bias"] * 4 + ["conv"] * 2 + ["dot"] * 2
 
 
 def test_stax_mlp_with_ntk_parameterization(x64):
@@ -127,7 +128,8 @@ def test_stax_mlp_with_ntk_parameterization(x64):
 
 def _small_params():
   rng = np.random.default_rng(2)
-  return {"w": _normal(rng, (3, 6)), "b": _normal(rng, (6,)), "s": _normal(rng, (6,))}
+  return {"w": _normal(rng, (3, 6)), "b": _normal(rng, (6,)), "s": _normal(rng, (6,)),
+          "c": _normal(rng, (1,))}
 
 
 NETS = {
@@ -141,6 +143,14 @@ NETS = {
                                ["generic", "generic"]),
     # two leaves meeting before the input (one component, two leaves)
     "two-leaf bias": (lambda p, x: jnp.cos(x @ p["w"] + (p["b"] * p["s"])[None]), ["dot", "generic"]),
+    # a reshaped, scaled bias right after a dense layer: the bias rule (ones-row in h)
+    "scaled bias": (lambda p, x: jnp.tanh(x @ p["w"] + (-0.5 * p["b"]).reshape(1, 6)) @ p["s"],
+                    ["bias", "dot", "dot"]),
+    # the dense output is used again, or the "bias" broadcasts along W's axis: no bias rule
+    "reused output": (lambda p, x: (lambda y: jnp.sin(y + p["b"][None]) * y)(x @ p["w"]) @ p["s"],
+                      ["dot", "dot", "generic"]),
+    "scalar offset": (lambda p, x: jnp.sin(x @ p["w"] + p["c"][None]) @ p["s"],
+                      ["dot", "dot", "generic"]),
 }
 
 
