@@ -2,14 +2,16 @@
 
   python -m benchmarks.ntk_vs_nt                      # MLP 3 x 256 and a small CNN, N = 128
   python -m benchmarks.ntk_vs_nt --nt_python=/path/to/python --rounds=3
+  python -m benchmarks.ntk_vs_nt --keep_outputs       # trace_axes=(): (N, N, O, O) kernels
 
 The nets are plain JAX (`mlp`, `cnn` below: dense / conv layers, ReLU, 2x2 average pooling,
 no flax), so the very same code runs in jaxlab's environment and in a pinned environment with
 neural-tangents 0.6.5 on its older JAX (`--nt_python`; the NT side is skipped when that
 interpreter is absent: neural-tangents is never a jaxlab dependency). The NT side runs this
 file as `python ntk_vs_nt.py --worker` in a subprocess and prints JSON. Rounds alternate NT
-and jaxlab and each side keeps its best round. Both: `vmap_axes=0`, `trace_axes=(-1,)`,
-float32, jitted, time of a call after compiling (median of `--repeats`).
+and jaxlab and each side keeps its best round. Both: `vmap_axes=0`, `trace_axes=(-1,)` (or
+`()` with `--keep_outputs`), float32, jitted, time of a call after compiling (median of
+`--repeats`).
 """
 
 from __future__ import annotations
@@ -69,13 +71,14 @@ CASES = [(f"mlp 3x256, O={o}", "mlp", o) for o in (1, 10)] + [
     (f"cnn 16-32 (16x16x1), O={o}", "cnn", o) for o in (1, 10)]
 
 
-def time_cases(empirical_ntk_fn, n: int, repeats: int) -> dict[str, float]:
-  """Seconds per jitted call of `empirical_ntk_fn(f, vmap_axes=0, implementation=3)`."""
+def time_cases(empirical_ntk_fn, n: int, repeats: int, trace_axes=(-1,)) -> dict[str, float]:
+  """Seconds per jitted call of `empirical_ntk_fn(f, trace_axes, vmap_axes=0,
+  implementation=3)`."""
   import jax  # pylint: disable=import-outside-toplevel
   out = {}
   for label, net, outputs in CASES:
     f, params, x = make_case(net, n, outputs)
-    fn = jax.jit(empirical_ntk_fn(f, vmap_axes=0, implementation=3))
+    fn = jax.jit(empirical_ntk_fn(f, trace_axes, vmap_axes=0, implementation=3))
     jax.block_until_ready(fn(x, None, params))
     times = []
     for _ in range(repeats):
@@ -86,11 +89,12 @@ def time_cases(empirical_ntk_fn, n: int, repeats: int) -> dict[str, float]:
   return out
 
 
-def nt_times(nt_python: str, n: int, repeats: int) -> dict[str, float] | None:
+def nt_times(nt_python: str, n: int, repeats: int, keep: bool) -> dict[str, float] | None:
   """The NT side in a subprocess, or None if `nt_python` is absent."""
   if not os.path.exists(nt_python):
     return None
   cmd = [nt_python, os.path.abspath(__file__), "--worker", f"--n={n}", f"--repeats={repeats}"]
+  cmd += ["--keep_outputs"] if keep else []
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   result = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
   return json.loads(result.stdout.strip().splitlines()[-1])
@@ -102,23 +106,26 @@ def main():
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--rounds", type=int, default=2)
   parser.add_argument("--nt_python", default=NT_PYTHON)
+  parser.add_argument("--keep_outputs", action="store_true",
+                      help="trace_axes=() (keep the O x O output block) instead of (-1,)")
   parser.add_argument("--worker", action="store_true", help="the NT side (internal)")
   args = parser.parse_args()
+  trace_axes = () if args.keep_outputs else (-1,)
   if args.worker:
     import neural_tangents as nt  # pylint: disable=import-outside-toplevel
-    print(json.dumps(time_cases(nt.empirical_ntk_fn, args.n, args.repeats)))
+    print(json.dumps(time_cases(nt.empirical_ntk_fn, args.n, args.repeats, trace_axes)))
     return
   from jaxlab import ntk  # pylint: disable=import-outside-toplevel
   ours, theirs = {}, {}
   for _ in range(args.rounds):
-    nt_round = nt_times(args.nt_python, args.n, args.repeats)
+    nt_round = nt_times(args.nt_python, args.n, args.repeats, args.keep_outputs)
     for k, v in (nt_round or {}).items():
       theirs[k] = min(v, theirs.get(k, v))
-    for k, v in time_cases(ntk.empirical_ntk_fn, args.n, args.repeats).items():
+    for k, v in time_cases(ntk.empirical_ntk_fn, args.n, args.repeats, trace_axes).items():
       ours[k] = min(v, ours.get(k, v))
   from benchmarks.timing import print_table  # pylint: disable=import-outside-toplevel
-  print(f"STRUCTURED_DERIVATIVES, N={args.n}, vmap_axes=0, trace_axes=(-1,), float32, best of "
-        f"{args.rounds} alternating rounds" + ("" if theirs else
+  print(f"STRUCTURED_DERIVATIVES, N={args.n}, vmap_axes=0, trace_axes={trace_axes}, float32, "
+        f"best of {args.rounds} alternating rounds" + ("" if theirs else
                                                f" (no NT: {args.nt_python} absent)"))
   rows = [[label, ours[label] * 1e3, theirs[label] * 1e3 if theirs else None,
            ours[label] / theirs[label] if theirs else None] for label, _, _ in CASES]
