@@ -142,7 +142,8 @@ NETS = {
     "elementwise and shared": (lambda p, x: jnp.tanh(x @ p["w"] * p["s"][None]) @ p["w"].T,
                                ["generic", "generic"]),
     # two leaves meeting before the input (one component, two leaves)
-    "two-leaf bias": (lambda p, x: jnp.cos(x @ p["w"] + (p["b"] * p["s"])[None]), ["dot", "generic"]),
+    "two-leaf bias": (lambda p, x: jnp.cos(x @ p["w"] + (p["b"] * p["s"])[None]),
+                      ["dot", "generic"]),
     # a reshaped, scaled bias right after a dense layer: the bias rule (ones-row in h)
     "scaled bias": (lambda p, x: jnp.tanh(x @ p["w"] + (-0.5 * p["b"]).reshape(1, 6)) @ p["s"],
                     ["bias", "dot", "dot"]),
