@@ -98,9 +98,6 @@ def test_the_static_check_finds_a_missing_name(tmp_path):
 
 
 # Notebooks whose saved outputs other parts of issue 19 still write (checked once they have some).
-OUTPUTS_PENDING = {"elle.ipynb", "mehl_soup.ipynb", "robust_nas.ipynb"}
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_is_saved_with_its_outputs(path):
   """The committed notebook reads on the web: every code cell ran, without errors, with its
@@ -110,8 +107,6 @@ def test_notebook_is_saved_with_its_outputs(path):
     cells = [c for c in json.load(f)["cells"] if c["cell_type"] == "code"]
   outputs = [o for c in cells for o in c.get("outputs", [])]
   name = os.path.basename(path)
-  if name in OUTPUTS_PENDING and not outputs:
-    pytest.skip(f"{name}: outputs not saved yet")
   assert all(c.get("execution_count") is not None for c in cells), f"{name}: unexecuted cells"
   assert not [o for o in outputs if o.get("output_type") == "error"], name
   assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}: no figure saved"
