@@ -81,7 +81,7 @@ def _reference(tmp_path_factory, module, flags):
 
 
 SWEEP = ["--experiment=train_classifier", f"--base_flagfile={FLAGS}/train_classifier_smoke.flags",
-         "--grid=num_epochs=1;model.width=16;seed=0,1,2"]
+         "--grid=num_epochs=1;model.width=16;seed=0,1"]
 CHARMER = [f"--flagfile={FLAGS}/charmer_smoke.flags", "--num_examples=4", "--k=1",
            "--attacks=charmer,random"]
 
@@ -96,7 +96,7 @@ def charmer_reference(tmp_path_factory):
   return _reference(tmp_path_factory, "experiments.charmer", CHARMER)
 
 
-@pytest.mark.parametrize("event, n", _schedule(1, ["sweep", "json"], 3))
+@pytest.mark.parametrize("event, n", _schedule(1, ["sweep", "json"], 2))
 def test_sweep_killed_mid_record_resumes_without_losing_finished_points(tmp_path,
                                                                         sweep_reference,
                                                                         event, n):
@@ -105,7 +105,7 @@ def test_sweep_killed_mid_record_resumes_without_losing_finished_points(tmp_path
   assert _strip(results["points"]) == _strip(reference["points"])
   assert _strip(results["report"]) == _strip(reference["report"])
   lines = (tmp_path / "s" / "sweep.jsonl").read_text().splitlines()
-  assert len({json.loads(line)["id"] for line in lines}) == 3  # each point recorded, none lost
+  assert len({json.loads(line)["id"] for line in lines}) == 2  # each point recorded, none lost
 
 
 @pytest.mark.parametrize("event, n", _schedule(2, ["jsonl", "json"], 6))
