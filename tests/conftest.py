@@ -3,6 +3,7 @@ promotion raises, dtype promotion is strict (no silent float32 -> float64 or int
 mixing), warnings are errors (setup.cfg), and `x64` / `dtype` fixtures for float64 tests."""
 
 import os
+import re
 
 _FLAG = "--xla_force_host_platform_device_count=8"
 if _FLAG not in os.environ.get("XLA_FLAGS", ""):
@@ -47,3 +48,47 @@ def dtype(request):
 @pytest.fixture
 def repo_root():
   return REPO
+
+
+class _FigureSink:
+  """A stand-in for `Workdir` that keeps the figures a plot function saves (nothing written)."""
+
+  def __init__(self):
+    self.figures = {}
+
+  def save_figure(self, fig, name):
+    self.figures[name] = fig
+    return name
+
+
+@pytest.fixture
+def figure_sink():
+  """Pass as the workdir of a plot function; its figures are in `.figures[name]`."""
+  return _FigureSink()
+
+
+def _legend_texts(fig) -> list[str]:
+  return [t.get_text() for ax in fig.axes if ax.get_legend() is not None
+          for t in ax.get_legend().get_texts()]
+
+
+def _assert_paper_style(fig, name: str = "figure", *, needs_legend: bool = False) -> None:
+  """Both axis labels on every axes that draws something (`jaxlab.plotting.unlabelled`), and
+  legends in the papers' names: no code names such as `mehl_plus` outside $math$."""
+  from jaxlab import plotting  # pylint: disable=g-import-not-at-top
+  assert plotting.unlabelled(fig) == [], name
+  texts = _legend_texts(fig)
+  assert texts or not needs_legend, f"{name}: no legend"
+  code_names = [t for t in texts if "_" in re.sub(r"\$[^$]*\$", "", t)]
+  assert not code_names, f"{name}: code names in legends: {code_names}"
+
+
+@pytest.fixture
+def paper_style():
+  """`paper_style(fig, name, needs_legend=False)` asserts the shared figure style."""
+  return _assert_paper_style
+
+
+@pytest.fixture
+def legend_texts():
+  return _legend_texts

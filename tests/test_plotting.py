@@ -2,8 +2,6 @@
 every axes that draws something has both axis labels, legends use the papers' names (no code
 names such as `error_trained`), bar charts start at 0, notebook previews are down-scaled."""
 
-import re
-
 import numpy as np
 import pytest
 
@@ -12,28 +10,6 @@ from jaxlab.papers.charmer import plots as charmer_plots
 from jaxlab.papers.meanfield_resnet import plots as meanfield_plots
 from jaxlab.papers.robust_overfitting import plots as robust_plots
 from jaxlab.papers.shallow_transformer import plots as transformer_plots
-
-
-class FakeWorkdir:
-  """Collects the figures a plot function saves (nothing is rendered or written)."""
-
-  def __init__(self):
-    self.figures = {}
-
-  def save_figure(self, fig, name):
-    self.figures[name] = fig
-    return name
-
-
-def legend_texts(fig) -> list[str]:
-  return [t.get_text() for ax in fig.axes if ax.get_legend() is not None
-          for t in ax.get_legend().get_texts()]
-
-
-def assert_paper_style(fig, name):
-  assert plotting.unlabelled(fig) == [], name
-  code_names = [t for t in legend_texts(fig) if "_" in re.sub(r"\$[^$]*\$", "", t)]
-  assert not code_names, f"{name}: code names in legends: {code_names}"
 
 
 def test_unlabelled_finds_a_missing_label_and_skips_empty_axes():
@@ -46,7 +22,7 @@ def test_unlabelled_finds_a_missing_label_and_skips_empty_axes():
   assert plotting.unlabelled(fig) == ["no y: y"]
 
 
-def test_helpers_legend_log_axis_and_bars_from_zero():
+def test_helpers_legend_log_axis_and_bars_from_zero(legend_texts):
   fig, (ax1, ax2) = plotting.figure(1, 2)
   ax1.plot([64, 128, 256], [1.0, 0.5, 0.25], label="KRR")
   ax2.bar([0, 1], [0.91, 0.93])
@@ -59,8 +35,8 @@ def test_helpers_legend_log_axis_and_bars_from_zero():
   assert ax2.get_ylim()[0] == 0.0 and ax2.get_ylim()[1] >= 0.93
 
 
-def test_study_figures_from_fake_results():
-  wd = FakeWorkdir()
+def test_study_figures_from_fake_results(figure_sink, paper_style, legend_texts):
+  wd = figure_sink
   runs = [{"victim": "cnn", "k": k, "clean_acc": 0.8,
            "attacks": {a: {"asr": 0.1 * k, "mean_queries": 100.0 * k}
                        for a in ("charmer", "random_search", "deepwordbug")}} for k in (1, 2)]
@@ -82,17 +58,17 @@ def test_study_figures_from_fake_results():
   assert set(wd.figures) == {"asr_vs_k", "limit_and_generalisation", "init_and_width",
                              "regression"}
   for name, fig in wd.figures.items():
-    assert_paper_style(fig, name)
+    paper_style(fig, name)
   assert "random search" in legend_texts(wd.figures["asr_vs_k"])
 
 
-def test_a_code_name_in_a_legend_is_caught():
+def test_a_code_name_in_a_legend_is_caught(paper_style):
   fig, ax = plotting.figure()
   ax.plot([1, 2], [1, 2], label="mehl_plus")
   ax.set(xlabel="k (ingredients)", ylabel="test accuracy")
   plotting.finish(ax)
   with pytest.raises(AssertionError, match="mehl_plus"):
-    assert_paper_style(fig, "bad")
+    paper_style(fig, "bad")
 
 
 def test_preview_is_down_scaled(tmp_path):

@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 
-from jaxlab import plotting
 from jaxlab.models.config import ModelConfig
 from jaxlab.papers import mehl_soup
 from jaxlab.papers.mehl_soup import ablation_grid, plots, study
@@ -31,7 +30,7 @@ def _record(epochs, lr, seed, best, greedy, mehl_plus):
                       for m, a in accs.items()}}
 
 
-def test_cells_pair_each_soup_with_the_best_single_model_per_seed():
+def test_cells_pair_each_soup_with_the_best_single_model_per_seed(figure_sink, paper_style):
   assert study.ablation_grid is ablation_grid  # not shadowed by the preset `ablation()`
   records = [_record(e, lr, s, 0.80 + 0.01 * s, 0.81 + 0.01 * s, 0.80 + 0.02 * s)
              for e in (0, 20) for lr in (1e-3, 1e-2) for s in (0, 1)]
@@ -48,14 +47,14 @@ def test_cells_pair_each_soup_with_the_best_single_model_per_seed():
   assert mehl["mean"] == pytest.approx(0.005) and mehl["se"] == pytest.approx(0.005)
   assert cells[0]["premise"]["gain_val"] == pytest.approx(0.1 + 1e-3)
   assert [c["greedy_size"] for c in cells] == [2, 1, 2, 2]
-  wd = FakeWorkdir()
+  wd = figure_sink
   plots.plot_ablation({"ablation": cells, "seeds": [0, 1], "num_ingredients": 2,
                        "default_lr_max": 1e-3}, wd)
-  assert_figure_style(wd.figures["ablation"])
+  paper_style(wd.figures["ablation"], "ablation", needs_legend=True)
 
 
 @pytest.mark.slow
-def test_ablation_cells_share_starts_and_agree_with_records(tmp_path):
+def test_ablation_cells_share_starts_and_agree_with_records(tmp_path, figure_sink, paper_style):
   results = mehl_soup.run(TINY, str(tmp_path))
   records = [json.loads(line) for line in (tmp_path / "ablation.jsonl").read_text().splitlines()]
   assert [(r["pretrain_epochs"], r["lr_max"]) for r in records] == [(0, 1e-3), (0, 1e-2)]
@@ -80,26 +79,9 @@ def test_ablation_cells_share_starts_and_agree_with_records(tmp_path):
     assert cell["greedy_size"] == len(ms["greedy"]["selected"])
   assert np.isfinite(results["cpu_s"])
   assert (tmp_path / "plots" / "ablation.png").exists()
-  wd = FakeWorkdir()
+  wd = figure_sink
   plots.plot_ablation(results, wd)
-  assert_figure_style(wd.figures["ablation"])
+  paper_style(wd.figures["ablation"], "ablation", needs_legend=True)
   assert (tmp_path / "starts" / "pretrain_0_seed_0").is_dir()
 
 
-class FakeWorkdir:
-  """Collects the figures a plot function saves."""
-
-  def __init__(self):
-    self.figures = {}
-
-  def save_figure(self, fig, name):
-    self.figures[name] = fig
-    return name
-
-
-def assert_figure_style(fig):
-  """Both axis labels on every drawing axes; paper names (no code names) in legends."""
-  assert plotting.unlabelled(fig) == []
-  texts = [t.get_text() for ax in fig.axes if ax.get_legend() is not None
-           for t in ax.get_legend().get_texts()]
-  assert texts and not [t for t in texts if "_" in t], texts

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 
-from jaxlab import plotting
 from jaxlab.models.config import ModelConfig
 from jaxlab.papers import mehl_soup
 from jaxlab.papers.mehl_soup import plots
@@ -32,7 +31,7 @@ def _lines(path):
   return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_tiny_study_tables_agree_with_the_seeds(run):
+def test_tiny_study_tables_agree_with_the_seeds(run, figure_sink, paper_style):
   path, results = run
   methods, seeds = results["methods"], results["per_seed"]
   assert list(methods) == list(TINY.methods) and results["seeds"] == [0, 1]
@@ -64,17 +63,11 @@ def test_tiny_study_tables_agree_with_the_seeds(run):
   for name in ("plots/accuracy.png", "plots/memory_vs_k.pdf", "seed_0/ingredients/start",
                "seed_1/ingredients/ingredient_003", "seed_1/soups/mehl_plus_coefficients"):
     assert (path / name).exists(), name
-  figures = {}
-  fake_wd = type("FakeWorkdir", (), {
-      "save_figure": lambda _, fig, name: figures.setdefault(name, fig)})()
-  plots.plot_accuracy(results, fake_wd)
-  plots.plot_memory(results, fake_wd)
-  assert set(figures) == {"accuracy", "memory_vs_k"}
-  for fig in figures.values():  # both axis labels; paper names, no code names, in legends
-    assert plotting.unlabelled(fig) == []
-    texts = [t.get_text() for ax in fig.axes if ax.get_legend() is not None
-             for t in ax.get_legend().get_texts()]
-    assert texts and not [t for t in texts if "_" in t], texts
+  plots.plot_accuracy(results, figure_sink)
+  plots.plot_memory(results, figure_sink)
+  assert set(figure_sink.figures) == {"accuracy", "memory_vs_k"}
+  for name, fig in figure_sink.figures.items():  # axis labels; paper names in legends
+    paper_style(fig, name, needs_legend=True)
   lines = _lines(path / "metrics.jsonl")
   assert [m["step"] for m in lines] == list(range(len(lines)))
   assert [m["seed"] for m in lines if m["phase"] == "start"] == [0, 1]
