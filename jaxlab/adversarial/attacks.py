@@ -122,15 +122,16 @@ class AttackStep:
   `init(key, x) -> delta`: 0 if `init_scale` is 0, else uniform in the (init_scale * eps)-ball.
   `update(grad, delta, x) -> delta`: delta <- P(delta + step_size * steepest_direction(grad)),
   P the projection onto the eps-ball when `project`; x + delta is clipped to `box` after every
-  move. A pytree: `eps` and `step_size` are traced (a new radius does not recompile), the
-  other fields are static.
+  move. A pytree: `eps`, `step_size` and `project` are traced (a new radius does not
+  recompile, and FGSM's unprojected step shares PGD's compiled iteration), the other fields
+  are static.
   """
 
   eps: jax.Array | float
   step_size: jax.Array | float
   norm: str = flax.struct.field(pytree_node=False, default="linf")
   init_scale: float = flax.struct.field(pytree_node=False, default=0.0)
-  project: bool = flax.struct.field(pytree_node=False, default=True)
+  project: jax.Array | bool = True
   box: Box = flax.struct.field(pytree_node=False, default=DATA_RANGE)
 
   def __post_init__(self):
@@ -144,8 +145,7 @@ class AttackStep:
 
   def update(self, grad: jax.Array, delta: jax.Array, x: jax.Array) -> jax.Array:
     delta = delta + self.step_size * steepest_direction(grad, self.norm)
-    if self.project:
-      delta = project(delta, self.eps, self.norm)
+    delta = jnp.where(self.project, project(delta, self.eps, self.norm), delta)
     return clip_to_box(x + delta, self.box) - x
 
 
@@ -200,14 +200,16 @@ def _start(x, key, step: AttackStep):
                                   jnp.full(x.shape[:1], -jnp.inf, x.dtype))
 
 
-@functools.partial(jax.jit, static_argnames=("apply_fn", "loss", "keep_best"))
+@functools.partial(jax.jit, static_argnames=("apply_fn", "loss"))
 def _iteration(apply_fn, params, x, y, step: AttackStep, delta, best_score, best, loss,
                keep_best):
-  """One ascent step from delta, recording delta in the best-so-far if `keep_best`."""
+  """One ascent step from delta, recording delta in the best-so-far if `keep_best` (a traced
+  bool: the record reuses this step's forward pass, so one program serves FGSM and PGD)."""
   values, logits, grad = _loss_grad(apply_fn, params, x + delta, y, loss)
-  if keep_best:
-    best_score, best = _keep(_score(values, logits, y), best_score, delta, best)
-  return step.update(grad, delta, x), best_score, best
+  kept_score, kept = _keep(_score(values, logits, y), best_score, delta, best)
+  best_score = jax.tree_util.tree_map(lambda a, b: jnp.where(keep_best, a, b), kept_score,
+                                      best_score)
+  return step.update(grad, delta, x), best_score, jnp.where(keep_best, kept, best)
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "loss"))
@@ -244,9 +246,10 @@ def perturb(apply_fn, params, x: jax.Array, y: jax.Array, key: jax.Array | None,
     raise ValueError(f"steps must be >= 0, got {steps}")
   delta, best_score = _start(x, key, step)
   best = delta
+  ascent = step.replace(init_scale=0.0)   # the start's field: one iteration program for all
   for _ in range(steps):
-    delta, best_score, best = _iteration(apply_fn, params, x, y, step, delta, best_score, best,
-                                         loss, keep_best)
+    delta, best_score, best = _iteration(apply_fn, params, x, y, ascent, delta, best_score,
+                                         best, loss, keep_best)
   if keep_best:
     best_score, delta = _finish(apply_fn, params, x, y, delta, best_score, best, loss)
   return jax.lax.stop_gradient(delta), best_score

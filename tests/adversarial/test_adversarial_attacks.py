@@ -108,3 +108,23 @@ def test_more_restarts_never_raise_pgd_accuracy_and_eps_does_not_recompile(digit
   assert bool(jnp.all(many <= one))  # nested restarts: a broken example stays broken
   attacks.pgd(counting_apply, params, x, y, key, 0.2, 0.05, steps=3)  # a new radius and step
   assert len(traces) == compiled
+
+
+def test_fgsm_and_pgd_share_one_compiled_iteration_and_fgsm_is_unprojected(digits):
+  model = models.build("mlp", outputs=10, width=16, depth=1)
+  params = models.init(model, jax.random.key(0), digits.train.x[:1])
+  x, y = digits.test.x[:32], digits.test.y[:32]
+  traces = []
+
+  def counting_apply(p, z):  # runs once per compilation that calls the model
+    traces.append(z.shape)
+    return model.apply(p, z)
+
+  attacks.pgd(counting_apply, params, x, y, jax.random.key(1), 0.1, 0.025, steps=2)
+  after_pgd = len(traces)
+  x_fgsm = attacks.fgsm(counting_apply, params, x, y, 0.1)
+  assert len(traces) == after_pgd  # the same `_iteration` program (keep_best, project traced)
+  # the value is FGSM's: x + eps sign(grad), clipped to [0, 1], no best-iterate selection
+  grad = jax.grad(lambda z: jnp.sum(attacks.cross_entropy(model.apply(params, z), y)))(x)
+  np.testing.assert_array_equal(np.asarray(x_fgsm),
+                                np.clip(x + 0.1 * np.sign(np.asarray(grad)), 0.0, 1.0))

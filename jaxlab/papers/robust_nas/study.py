@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent import futures
 from typing import Any, NamedTuple
 
 import jax
@@ -112,26 +113,38 @@ def prepare(config: Config) -> Inputs:
                 (ds.test.x[:n_eval], ds.test.y[:n_eval]), search_key)
 
 
-def _cell_record(config, inputs, programs, cell, seed, p3b: bool) -> dict[str, Any]:
+def _ntk_part(config, inputs, programs, cell, key, p3b: bool) -> dict[str, Any]:
+  """The cell's NTK scores at init (`key` as its training's), their time and, with float64
+  kernels or `p3b`, the float64 P3-B check values."""
+  t0 = time.perf_counter()
+  out: dict[str, Any] = {}
+  out["scores"], checks = programs.ntk(cell, key, *inputs.ntk_batch, config.ntk_dtype)
+  out["ntk_s"] = time.perf_counter() - t0
+  if config.ntk_dtype == "float64":
+    out["p3b"] = checks
+  elif p3b:
+    out["p3b"] = programs.ntk(cell, key, *inputs.ntk_batch, "float64")[1]
+  return out
+
+
+def _cell_record(config, inputs, programs, cell, seed, p3b: bool, pool) -> dict[str, Any]:
   """Trains and evaluates `cell` with train seed `seed` (and, for the first seed, its NTK
-  scores at init, with the float64 P3-B check values if `p3b`); one record of cells.jsonl."""
+  scores at init, with the float64 P3-B check values if `p3b`); one record of cells.jsonl.
+  The NTK part runs on `pool`'s thread beside training (they share no state; XLA releases
+  the interpreter while it compiles and runs, so the two use both cores)."""
   train_key, eval_key = jax.random.split(jax.random.key(seed))
   record: dict[str, Any] = {"cell": search_space.to_string(cell), "seed": seed}
+  ntk = None
   if seed == config.train_seeds[0]:
-    t0 = time.perf_counter()
-    record["scores"], checks = programs.ntk(cell, train_key, *inputs.ntk_batch,
-                                            config.ntk_dtype)
-    record["ntk_s"] = time.perf_counter() - t0
-    if config.ntk_dtype == "float64":
-      record["p3b"] = checks
-    elif p3b:
-      record["p3b"] = programs.ntk(cell, train_key, *inputs.ntk_batch, "float64")[1]
+    ntk = pool.submit(_ntk_part, config, inputs, programs, cell, train_key, p3b)
   t0 = time.perf_counter()
   variables = programs.train(cell, inputs.data.train, train_key)
   record["train_s"] = time.perf_counter() - t0
   t0 = time.perf_counter()
   record["accuracy"] = programs.evaluate(cell, variables, *inputs.eval_batch, eval_key)
   record["eval_s"] = time.perf_counter() - t0
+  if ntk is not None:
+    record.update(ntk.result())
   return record
 
 
@@ -141,17 +154,19 @@ def _run_cells(config: Config, inputs: Inputs, wd: Workdir) -> list[dict[str, An
   programs = cells.Programs(config, inputs.data.num_classes, inputs.normalization,
                             len(inputs.data.train) // config.batch_size, inputs.data.train.x)
   todo = [(i, c, s) for i, c in enumerate(inputs.cells) for s in config.train_seeds]
-  for position, cell, seed in progress.bar(todo, desc="cells"):
-    key = (search_space.to_string(cell), seed)
-    if key in done:
-      continue
-    record = _cell_record(config, inputs, programs, cell, seed, position < config.p3b_cells)
-    wd.append_jsonl(RECORDS, record)
-    done[key] = record
-    wd.log(len(done), {"cell": key[0], "seed": seed, **record["accuracy"],
-                       "train_s": record["train_s"], "eval_s": record["eval_s"]})
-    logging.info("cell %d/%d %s: %s", len(done), len(todo), key[0],
-                 {k: round(v, 3) for k, v in record["accuracy"].items()})
+  with futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntk") as pool:
+    for position, cell, seed in progress.bar(todo, desc="cells"):
+      key = (search_space.to_string(cell), seed)
+      if key in done:
+        continue
+      record = _cell_record(config, inputs, programs, cell, seed,
+                            position < config.p3b_cells, pool)
+      wd.append_jsonl(RECORDS, record)
+      done[key] = record
+      wd.log(len(done), {"cell": key[0], "seed": seed, **record["accuracy"],
+                         "train_s": record["train_s"], "eval_s": record["eval_s"]})
+      logging.info("cell %d/%d %s: %s", len(done), len(todo), key[0],
+                   {k: round(v, 3) for k, v in record["accuracy"].items()})
   return [done[(search_space.to_string(c), s)] for c in inputs.cells for s in config.train_seeds]
 
 
