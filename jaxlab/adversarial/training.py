@@ -120,6 +120,11 @@ class Method:
       and history window (0 = whole run).
     eps_warmup_steps: ramp the radius linearly from eps / eps_warmup_steps to eps over this
       many steps (0 = full eps from the start; the reference SVHN protocol ramps over 5 epochs).
+    adaptive_after_warmup: the adaptive schedule sees only steps at the full radius (its
+      lambda and history keep their initial values during the ramp). E_lin grows with the
+      radius, so during a ramp ELLE-A's test (E_lin above its history's mean + num_std std)
+      fires on the ramp itself; the reference's detector sees a constant radius. An ablation,
+      off by default.
   """
 
   name: str
@@ -137,6 +142,7 @@ class Method:
   num_std: float = 2.0
   window: int = 0
   eps_warmup_steps: int = 0
+  adaptive_after_warmup: bool = False
 
   def __post_init__(self):
     attacks.check_norm(self.norm)
@@ -203,6 +209,15 @@ def radius(m: Method, step: jax.Array) -> jax.Array:
   return m.eps * jnp.minimum(1.0, (step + 1) / m.eps_warmup_steps)
 
 
+def _next_lambda(m: Method, sched, value, lam_state, step):
+  """The schedule's next state, frozen while the radius ramps if `m.adaptive_after_warmup`."""
+  new = sched.update(value, lam_state)
+  if not (m.adaptive and m.adaptive_after_warmup and m.eps_warmup_steps):
+    return new
+  ramping = step + 1 < m.eps_warmup_steps   # `radius` reaches eps at step eps_warmup_steps - 1
+  return jax.tree_util.tree_map(lambda old, upd: jnp.where(ramping, old, upd), lam_state, new)
+
+
 def attack_step(m: Method, eps=None) -> attacks.AttackStep:
   """The training attack of `m` (at radius `eps`, default `m.eps`) as an `AttackStep`."""
   eps = m.eps if eps is None else eps
@@ -258,7 +273,7 @@ def adversarial_loss(apply_fn, m: Method, loss=steps.cross_entropy, *, train_app
                                         reg_key, eps, m.norm, m.box)
       aux[m.penalty.metric] = measured
       total = total + lam_state.lam * reg
-      lam_state = sched.update(jax.lax.stop_gradient(reg), lam_state)
+      lam_state = _next_lambda(m, sched, jax.lax.stop_gradient(reg), lam_state, at_state.step)
       if m.adaptive:
         aux["lam_triggered"] = lam_state.triggered.astype(adv_loss.dtype)
     return total, (aux, ATState(at_state.step + 1, lam_state, model_state))

@@ -80,6 +80,28 @@ def test_eps_warmup_ramps_the_training_radius():
                              [0.075, 0.15, 0.225, 0.3, 0.3, 0.3], rtol=1e-6)
 
 
+@pytest.mark.parametrize("after_warmup", [False, True])
+def test_elle_a_after_warmup_freezes_the_schedule_while_the_radius_ramps(digits, after_warmup):
+  model, params = _mlp(digits)
+  m = training.method("elle_a", 0.3, lam=100.0, eps_warmup_steps=4,
+                      adaptive_after_warmup=after_warmup)
+  tx = optax.sgd(0.1)
+  loss = training.adversarial_loss(model.apply, m)
+  state = training.init_state(params, tx, m)
+  step = jax.jit(steps.make_train_step(loss, tx, stateful=True, jit=False))
+  batch = {"x": digits.train.x[:32], "y": digits.train.y[:32]}
+  counts, lam_used = [], []
+  for i in range(6):
+    state, metrics = step(state, batch, jax.random.key(i))
+    counts.append(int(state.loss_state.lam.count))
+    lam_used.append(float(metrics["lam"]))
+  if after_warmup:   # radius 0.075, 0.15, 0.225 at steps 0-2: nothing recorded, lambda 0
+    assert counts == [0, 0, 0, 1, 2, 3] and lam_used[:4] == [0.0] * 4
+  else:
+    assert counts == [1, 2, 3, 4, 5, 6]
+  assert all(np.isfinite(lam_used))
+
+
 def test_method_validation():
   with pytest.raises(ValueError, match="unknown method 'fgsm2'"):
     training.method("fgsm2", 0.1)

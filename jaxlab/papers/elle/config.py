@@ -58,6 +58,8 @@ class RegularizerConfig:
     elle_lambdas: ELLE's lambda per radius, one per `Config.eps` in the same order (the
       reference scripts set it by eps); empty: `elle_lambda` at every radius.
     elle_a_lambda_max: lambda_max of ELLE-A and N-FGSM+ELLE-A.
+    elle_a_after_warmup: ELLE-A's schedule sees only steps at the full radius (an ablation:
+      during the radius ramp-up its detector fires on the ramp; `training.Method`).
     gradalign_lambda: GradAlign's constant lambda.
     decay: ELLE-A's decay of lambda per step without a trigger.
     num_std: ELLE-A triggers when E_lin exceeds the history's mean by this many std.
@@ -67,6 +69,7 @@ class RegularizerConfig:
   elle_lambda: float = 1000.0
   elle_lambdas: tuple[float, ...] = ()
   elle_a_lambda_max: float = 5000.0
+  elle_a_after_warmup: bool = False
   gradalign_lambda: float = 2.0
   decay: float = 0.99
   num_std: float = 2.0

@@ -62,7 +62,8 @@ def _elle(config: Config, eps: float) -> dict[str, Any]:
 
 def _elle_a(config: Config, eps: float) -> dict[str, Any]:
   del eps
-  return {"lam": config.regularizer.elle_a_lambda_max}
+  return {"lam": config.regularizer.elle_a_lambda_max,
+          "adaptive_after_warmup": config.regularizer.elle_a_after_warmup}
 
 
 METHODS: tuple[StudyMethod, ...] = (
