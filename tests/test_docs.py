@@ -160,7 +160,7 @@ def test_every_notebook_has_an_open_in_colab_badge():
 
 def test_readme_is_a_short_front_door_linking_every_paper():
   readme = (REPO / "README.md").read_text(encoding="utf-8")
-  assert len(readme.splitlines()) < 260
+  assert len(readme.splitlines()) < 275
   index = (REPO / "docs" / "index.md").read_text(encoding="utf-8")
   slugs = [p.parent.name for p in (REPO / "jaxlab" / "papers").glob("*/__init__.py")]
   assert len(slugs) >= 8
