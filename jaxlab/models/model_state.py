@@ -2,7 +2,7 @@
 trainable parameters and the rest, and run a model in train mode.
 
   variables = model.init(key, x)                          # {"params", "batch_stats"}
-  init_fn = compiled_init(model); variables = init_fn(key, x)   # the same (to 1 ulp)
+  init_fn = compiled_init(model); variables = init_fn(key, x)   # the same, to a few ulps
   params, model_state = split_variables(variables)        # trainable / everything else
   logits = model.apply({"params": params, **model_state}, x)          # eval mode
   train_apply_fn = train_apply(model)
@@ -54,8 +54,9 @@ CHEAP_COMPILE = {"xla_backend_optimization_level": 0}
 
 
 def compiled_init(model) -> Callable[..., Variables]:
-  """`model.init` (same arguments; the same random bits, so the same variables up to one
-  float rounding of their scaling, which XLA may fuse differently) jitted with `CHEAP_COMPILE`:
+  """`model.init` (same arguments; the same random bits, so the same variables up to the
+  rounding of their scaling, a few ulps, which XLA may fuse differently) jitted with
+  `CHEAP_COMPILE`:
   one program per input shape instead of one per initialiser shape and layer op. Keep the
   returned function to reuse its compilation (each call of `compiled_init` compiles anew)."""
   return jax.jit(model.init, compiler_options=CHEAP_COMPILE)
