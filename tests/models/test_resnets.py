@@ -193,19 +193,3 @@ def test_batchnorm_model_trains_through_the_shared_stateful_step(tiny_resnet):
   assert eval_loss(state.loss_state) < eval_loss(variables["batch_stats"])
   assert not np.allclose(state.loss_state["bn"]["mean"], variables["batch_stats"]["bn"]["mean"])
 
-
-def test_compiled_init_equals_the_eager_init_to_float_rounding():
-  from jaxlab.models import model_state
-  # small models: an eager init compiles every initialiser shape and layer op on its own
-  # (28 s and 22 s of CPU for the NB201 one-hot network and a PreActResNet), which is what
-  # `compiled_init` avoids
-  x = jax.random.uniform(jax.random.key(1), (2, 8, 8, 1))
-  for model in (models.build("mlp", outputs=10, width=16, depth=1),
-                models.build("cnn", outputs=10, width=8, depth=1)):
-    init_fn = model_state.compiled_init(model)
-    for seed in (0, 1):
-      eager, compiled = model.init(jax.random.key(seed), x), init_fn(jax.random.key(seed), x)
-      assert jax.tree_util.tree_structure(eager) == jax.tree_util.tree_structure(compiled)
-      for a, b in zip(jax.tree_util.tree_leaves(eager), jax.tree_util.tree_leaves(compiled)):
-        # same random bits; XLA may fuse the scaling of a draw differently (a few ulps)
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-8)

@@ -55,7 +55,7 @@ def kernel_program(model, fresh_stats, betas):
   robust_kernels` of `model` in eval mode as one jitted program, the Jacobian contraction only
   (perturbations and spectra are computed outside it). The BatchNorm statistics at init
   (`fresh_stats`, the same for every cell: mean 0, variance 1) are compiled in as constants,
-  which halves what XLA's simplifier leaves to compile (for C = 4, N = 1 on CPU: 17 s of CPU
+  which XLA's simplifier folds away (for C = 4, N = 1 on CPU the compile takes 17 s of CPU
   instead of 24 s); `cell_state` holds the rest of the model state (the shared program's
   one-hot "arch" collection)."""
 
@@ -183,7 +183,8 @@ class Programs:
     meaningful at float64). Scores are named `robust_ntk.score_name`.
 
     Three steps, so that little is compiled: the two FGSM perturbations through the attacks'
-    own jitted step (`model.apply` on the variables: the same program as evaluation's FGSM),
+    own jitted iteration (`model.apply` on the variables: evaluation's program, compiled again
+    for the NTK batch's shape and dtype),
     the kernels as one jitted Jacobian contraction (`kernel_program`), the spectra on the host."""
     init_key, _ = jax.random.split(key)
     model = self.model(cell)
